@@ -1,0 +1,22 @@
+// Identifier rules from shared/API.md, and the room hash that routes a room to its sect.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace chatroomd {
+
+// [A-Za-z0-9_.:-]{1,128}
+bool IsValidRoomId(std::string_view id);
+// [A-Za-z0-9_.:@-]{1,64}
+bool IsValidUserId(std::string_view id);
+// [a-z0-9_.-]{1,32}
+bool IsValidMessageType(std::string_view type);
+// Well-formed UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF).
+bool IsValidUtf8(std::string_view text);
+
+// The stable 64-bit hash of a room id that sect ranges are written against:
+// XXH3_64bits with seed 0 over the id's bytes. Never changes across versions.
+uint64_t RoomHash(std::string_view room_id);
+
+}  // namespace chatroomd

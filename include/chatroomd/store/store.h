@@ -1,0 +1,130 @@
+// The durable store: one RocksDB per process.
+//
+// Column families:
+//   messages  key = room '\0' seq(8, big-endian)   value = ts_ms(8, LE) + store.StoredMessage
+//   priority  key = room '\0' seq(8, big-endian)   value = ts_ms(8, LE)   (index of priority seqs)
+//   rooms     key = room                           value = store.RoomMeta
+//   dedup     key = room '\0' sender '\0' client_msg_id   value = ts_ms(8, LE) + varint seq
+// Retention: a compaction filter drops messages/priority entries older than the retention and
+// dedup entries older than the dedup window; reads filter by the same clock, so an expired
+// message is never returned even before compaction has removed it.
+//
+// Threads: writes go through Submit() into a lock-free queue drained by one writer thread that
+// folds everything waiting into one WriteBatch (group commit) and calls the completion of each
+// request after the batch is durable. Reads run on a small pool of reader threads. No method
+// blocks its caller on I/O; every completion runs on a store thread and the caller posts back
+// to its own loop.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chatroomd/common/error.h"
+
+namespace chatroomd::store {
+
+struct StoreOptions {
+  std::string data_dir;
+  bool sync_wal = true;
+  uint32_t max_batch = 4096;
+  int64_t retention_ms = 72LL * 3600 * 1000;
+  int64_t dedup_window_ms = 24LL * 3600 * 1000;
+  uint32_t reader_threads = 2;
+  uint32_t block_cache_mb = 64;
+  // The clock used for retention (ms since the Unix epoch). Tests replace it.
+  std::function<int64_t()> now_ms;
+};
+
+// One message as stored and as read back.
+struct MessageRecord {
+  uint64_t seq = 0;
+  bool priority = false;
+  std::string sender;
+  std::string type;
+  std::string body;
+  int64_t ts_ms = 0;
+  std::optional<std::string> client_msg_id;
+};
+
+// One durable change to a room, applied atomically with everything else in its batch.
+struct WriteRequest {
+  std::string room;
+  // RoomMeta.head_seq after this write. A request with no message (room creation) writes
+  // only the room's meta.
+  uint64_t head_seq = 0;
+  int64_t created_ms = 0;
+  std::optional<MessageRecord> message;
+  // Called on the writer thread once the batch holding this request is durable, or failed.
+  std::function<void(Status)> done;
+};
+
+// What a room needs to come back into memory after a restart.
+struct RoomSnapshot {
+  bool exists = false;
+  uint64_t head_seq = 0;
+  int64_t created_ms = 0;
+  // The newest normal messages (at most the window size), ascending seq.
+  std::vector<MessageRecord> normal;
+  // The largest seq of a normal message older than `normal` (still retained), 0 if none.
+  uint64_t evicted_normal_seq = 0;
+  // The newest priority messages (at most the priority list size), ascending seq.
+  std::vector<MessageRecord> priority;
+  // The largest seq of a priority message older than `priority` (still retained), 0 if none.
+  uint64_t evicted_priority_seq = 0;
+};
+
+struct HistoryPage {
+  bool room_exists = false;
+  // Ascending seq, all < before.
+  std::vector<MessageRecord> messages;
+  // Seq of the oldest message returned when older ones remain; absent at the start.
+  std::optional<uint64_t> next_before;
+};
+
+// Store statistics for /metrics (read from any thread).
+struct StoreStats {
+  uint64_t batches = 0;
+  uint64_t batch_writes = 0;  // requests written, summed over batches
+  uint64_t pending = 0;       // requests submitted and not yet completed
+  // Batch commit latency histogram: counts per bucket of kLatencyBucketsUs, plus sum.
+  std::vector<uint64_t> latency_buckets;
+  uint64_t latency_sum_us = 0;
+};
+
+class Store {
+ public:
+  static constexpr uint64_t kLatencyBucketsUs[] = {100, 250, 500, 1000, 2500, 5000,
+                                                   10000, 25000, 50000, 100000, 250000};
+
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  virtual ~Store() = default;
+
+  // Thread-safe, never blocks on I/O. The completion runs on the writer thread.
+  virtual void Submit(std::unique_ptr<WriteRequest> request) = 0;
+
+  // Reads run on a reader thread; `done` runs there too.
+  virtual void LoadRoom(std::string room, uint32_t window_size, uint32_t priority_size,
+                        std::function<void(Result<RoomSnapshot>)> done) = 0;
+  // Messages (normal and priority) with seq < before (nullopt: the head), newest `limit`,
+  // returned ascending.
+  virtual void History(std::string room, std::optional<uint64_t> before, uint32_t limit,
+                       std::function<void(Result<HistoryPage>)> done) = 0;
+  // Priority messages with seq > after, oldest first, at most `limit`.
+  virtual void PriorityAfter(std::string room, uint64_t after, uint32_t limit,
+                             std::function<void(Result<std::vector<MessageRecord>>)> done) = 0;
+  // The seq stored for (room, sender, client_msg_id) within the dedup window, if any.
+  virtual void LookupDedup(std::string room, std::string sender, std::string client_msg_id,
+                           std::function<void(Result<std::optional<uint64_t>>)> done) = 0;
+
+  virtual StoreStats Stats() const = 0;
+
+  // Finishes every submitted write, stops the threads, flushes and closes the DB.
+  // Blocks; call once, from outside the store's threads.
+  virtual void Close() = 0;
+};
+
+}  // namespace chatroomd::store
