@@ -31,6 +31,7 @@ struct StoreOptions {
   std::string data_dir;
   bool sync_wal = true;
   uint32_t max_batch = 4096;
+  // An entry expires when it is strictly older than now - ttl; a ttl <= 0 keeps it forever.
   int64_t retention_ms = 72LL * 3600 * 1000;
   int64_t dedup_window_ms = 24LL * 3600 * 1000;
   uint32_t reader_threads = 2;
@@ -56,7 +57,9 @@ struct WriteRequest {
   // RoomMeta.head_seq after this write. A request with no message (room creation) writes
   // only the room's meta.
   uint64_t head_seq = 0;
+  // 0 keeps the room's stored created_ms (or an earlier one in the same batch).
   int64_t created_ms = 0;
+  // Stored with its ts_ms as the retention time (the store's clock when ts_ms <= 0).
   std::optional<MessageRecord> message;
   // Called on the writer thread once the batch holding this request is durable, or failed.
   std::function<void(Status)> done;
@@ -90,7 +93,9 @@ struct StoreStats {
   uint64_t batches = 0;
   uint64_t batch_writes = 0;  // requests written, summed over batches
   uint64_t pending = 0;       // requests submitted and not yet completed
-  // Batch commit latency histogram: counts per bucket of kLatencyBucketsUs, plus sum.
+  // Batch commit latency (building the WriteBatch through the durable write), cumulative like
+  // a Prometheus histogram: latency_buckets[i] = batches with latency <= kLatencyBucketsUs[i];
+  // the +Inf bucket is `batches`. One entry per element of kLatencyBucketsUs.
   std::vector<uint64_t> latency_buckets;
   uint64_t latency_sum_us = 0;
 };
@@ -103,7 +108,9 @@ class Store {
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
   virtual ~Store() = default;
 
-  // Thread-safe, never blocks on I/O. The completion runs on the writer thread.
+  // Thread-safe, never blocks on I/O. The completion runs on the writer thread. Every call
+  // below made after Close() has begun completes at once, on the caller's thread, with
+  // kInternal "store: closed".
   virtual void Submit(std::unique_ptr<WriteRequest> request) = 0;
 
   // Reads run on a reader thread; `done` runs there too.

@@ -1,0 +1,35 @@
+// Who is asking. The seam for authentication: dev mode now, JWT (HS256) later.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "chatroomd/common/error.h"
+
+namespace chatroomd::http {
+
+struct Identity {
+  std::string user;
+  bool admin = false;
+};
+
+// What an authenticator may look at; filled from the request headers.
+struct Credentials {
+  std::string_view authorization;  // the Authorization header, if any
+  std::string_view x_user_id;      // the X-User-Id header, if any
+  bool has_x_user_id = false;
+};
+
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  // unauthorized (401) when the credentials are missing or invalid.
+  virtual Result<Identity> Authenticate(const Credentials& credentials) const = 0;
+};
+
+// Development mode: the user id from X-User-Id, every user an admin. Only allowed when every
+// listener is on loopback (checked at start-up).
+std::unique_ptr<Authenticator> MakeDevAuthenticator();
+
+}  // namespace chatroomd::http

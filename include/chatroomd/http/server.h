@@ -1,0 +1,56 @@
+// The HTTP/1.1 front end: listeners, connections, request routing. Runs on its own loops
+// (http.io_threads); a connection lives on one front loop for its whole life. Room work is
+// handed to the sects; the store is asked directly for history.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chatroomd/common/error.h"
+#include "chatroomd/config/config.h"
+#include "chatroomd/http/auth.h"
+#include "chatroomd/metrics/metrics.h"
+#include "chatroomd/sect/room_service.h"
+#include "chatroomd/store/store.h"
+
+namespace chatroomd::http {
+
+struct ServerDeps {
+  std::shared_ptr<const config::LoadedConfig> config;
+  sect::RoomService* rooms = nullptr;
+  store::Store* store = nullptr;
+  metrics::Registry* registry = nullptr;
+  const Authenticator* auth = nullptr;
+  // Extra /metrics text (store and process families).
+  std::function<std::string()> extra_metrics;
+  // /readyz answers 200 while this is true.
+  const std::atomic<bool>* ready = nullptr;
+};
+
+class HttpServer {
+ public:
+  explicit HttpServer(ServerDeps deps);
+  ~HttpServer();
+
+  // Binds every configured listener; returns the bound endpoints (port 0 resolved).
+  Result<std::vector<boost::asio::ip::tcp::endpoint>> Listen();
+  // Starts the front loops and accepting.
+  void Start();
+  // Closes the listeners; open connections go on.
+  void StopAccepting();
+  // Stops the front loops; open connections are dropped.
+  void Stop();
+
+  int64_t open_connections() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace chatroomd::http

@@ -1,0 +1,73 @@
+// Process metrics in Prometheus text format.
+//
+// Every thread that counts gets its own ThreadMetrics slot and writes only that slot
+// (relaxed atomics, no shared cache line on the hot path); a scrape sums the slots.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+namespace chatroomd::metrics {
+
+enum class Endpoint : uint8_t {
+  kJoin, kPoll, kSend, kLeave, kHistory, kHealthz, kReadyz, kMetrics, kOther, kCount
+};
+std::string_view EndpointName(Endpoint e);
+
+// Statuses the daemon answers with; anything else is counted as "other".
+inline constexpr std::array<int, 14> kStatuses = {200, 204, 400, 401, 403, 404, 405,
+                                                  408, 413, 429, 431, 500, 503, 0};
+
+class Histogram {
+ public:
+  // Upper bounds, in the histogram's unit.
+  explicit Histogram(const double* bounds, size_t n) : bounds_(bounds), n_(n) {}
+  void Observe(double v);
+  // Prometheus lines for `name` (cumulative buckets, _sum, _count), summing `parts`.
+  static void Render(std::string& out, std::string_view name, std::string_view help,
+                     const Histogram* const* parts, size_t count);
+
+ private:
+  static constexpr size_t kMaxBuckets = 20;
+  const double* bounds_;
+  size_t n_;
+  std::array<std::atomic<uint64_t>, kMaxBuckets + 1> counts_{};
+  std::atomic<uint64_t> sum_micro_{0};  // sum in millionths of the unit
+};
+
+struct ThreadMetrics {
+  ThreadMetrics();
+  std::atomic<int64_t> open_connections{0};
+  std::atomic<int64_t> held_polls{0};
+  std::atomic<uint64_t> messages_accepted{0};
+  std::atomic<uint64_t> deliveries{0};
+  std::array<std::array<std::atomic<uint64_t>, kStatuses.size()>,
+             static_cast<size_t>(Endpoint::kCount)>
+      requests{};
+  Histogram delivery_latency;  // seconds, send accepted -> poll response written
+
+  void CountRequest(Endpoint e, int status);
+};
+
+class Registry {
+ public:
+  // A new slot for the calling component's thread; slots live as long as the registry.
+  ThreadMetrics& NewSlot();
+  // Renders every family, summing the slots. `extra` is appended (other components' text).
+  std::string Render(std::string_view extra) const;
+
+ private:
+  mutable std::mutex mu_;  // guards the slot list (start-up and scrape only)
+  std::deque<ThreadMetrics> slots_;
+};
+
+// Helpers for other components rendering their own families.
+void AppendCounter(std::string& out, std::string_view name, std::string_view help, double v,
+                   std::string_view type = "counter");
+
+}  // namespace chatroomd::metrics

@@ -1,0 +1,88 @@
+// The rooms of one loop. A RoomHost is created for every sect loop; it owns its rooms (by
+// id), the timer wheel for their held polls and a periodic sweep, and runs only on its loop.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "chatroomd/common/loop.h"
+#include "chatroomd/common/timer_wheel.h"
+#include "chatroomd/metrics/metrics.h"
+#include "chatroomd/room/room.h"
+#include "chatroomd/store/store.h"
+
+namespace chatroomd::room {
+
+// Room bounds and behaviour (from config; rooms read them on their loop).
+struct RoomSettings {
+  uint32_t window_size = 2000;
+  uint32_t priority_size = 1000;
+  uint32_t max_message_bytes = 4096;
+  bool auto_create = true;
+  uint32_t max_held_polls_per_room = 1000000;
+  uint32_t max_held_polls = 1000000;
+  uint32_t online_ttl_ms = 40000;
+  uint32_t dedup_memory_entries = 10000;
+  int64_t dedup_window_ms = 24LL * 3600 * 1000;
+  uint32_t idle_unload_ms = 600000;
+  uint32_t max_rooms = 1000000;
+  uint32_t send_rate_per_s = 10;
+  uint32_t send_burst = 20;
+  uint32_t max_pending_writes = 100000;
+};
+
+// State shared by every host of the process (atomics only).
+struct SharedRoomState {
+  std::atomic<int64_t> held_polls{0};
+  std::atomic<int64_t> pending_writes{0};
+  std::atomic<bool> draining{false};
+};
+
+class RoomHost {
+ public:
+  RoomHost(Loop& loop, store::Store& store, std::shared_ptr<const RoomSettings> settings,
+           SharedRoomState& shared, metrics::ThreadMetrics& metrics);
+  ~RoomHost();
+
+  Loop& loop() { return loop_; }
+  store::Store& store() { return store_; }
+  const RoomSettings& settings() const { return *settings_; }
+  SharedRoomState& shared() { return shared_; }
+  metrics::ThreadMetrics& metrics() { return metrics_; }
+  TimerWheel& wheel() { return wheel_; }
+
+  // Starts the sweep timer. On the loop.
+  void Start();
+  // Cancels timers (on the loop, before the loop stops).
+  void Stop();
+
+  // The room, loading it from the store on first touch; nullptr past max_rooms.
+  Room* Get(const std::string& room_id);
+  void CancelPoll(const ClientPtr& client, uint64_t serial);
+  // Answers every held poll (shutdown); new polls are answered at once from then on.
+  void ReleaseAllHeld();
+
+  size_t room_count() const { return rooms_.size(); }
+  // Live setting changes (reload): takes effect for later requests.
+  void set_settings(std::shared_ptr<const RoomSettings> s) { settings_ = std::move(s); }
+
+ private:
+  void ArmSweep();
+  void Sweep();
+
+  Loop& loop_;
+  store::Store& store_;
+  std::shared_ptr<const RoomSettings> settings_;
+  SharedRoomState& shared_;
+  metrics::ThreadMetrics& metrics_;
+  TimerWheel wheel_;
+  boost::asio::steady_timer sweep_timer_;
+  std::unordered_map<std::string, std::unique_ptr<Room>> rooms_;
+};
+
+}  // namespace chatroomd::room

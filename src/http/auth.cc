@@ -1,0 +1,27 @@
+#include "chatroomd/http/auth.h"
+
+#include "chatroomd/common/ids.h"
+
+namespace chatroomd::http {
+namespace {
+
+class DevAuthenticator final : public Authenticator {
+ public:
+  Result<Identity> Authenticate(const Credentials& c) const override {
+    if (!c.has_x_user_id || c.x_user_id.empty()) {
+      return MakeError(ErrorCode::kUnauthorized, "X-User-Id header required (dev auth mode)");
+    }
+    if (!IsValidUserId(c.x_user_id)) {
+      return MakeError(ErrorCode::kBadRequest, "user id must match [A-Za-z0-9_.:@-]{1,64}");
+    }
+    return Identity{std::string(c.x_user_id), true};
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Authenticator> MakeDevAuthenticator() {
+  return std::make_unique<DevAuthenticator>();
+}
+
+}  // namespace chatroomd::http

@@ -1,0 +1,271 @@
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <span>
+
+#include "front.h"
+
+namespace chatroomd::http {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+FrontLoop::FrontLoop(uint32_t index, metrics::ThreadMetrics& m)
+    : loop(std::make_unique<Loop>("http-" + std::to_string(index), index)),
+      wheel(loop->context(), 10, 8192),
+      metrics(m),
+      scratch(64 * 1024) {}
+
+Connection::Connection(FrontLoop& front, Router& router, asio::ip::tcp::socket socket,
+                       const FrontLimits& limits, std::atomic<int64_t>& open_count)
+    : front_(front),
+      router_(router),
+      socket_(std::move(socket)),
+      limits_(limits),
+      open_count_(open_count) {
+  timer_.fire = &Connection::OnTimer;
+  timer_.owner = this;
+}
+
+Connection::~Connection() {
+  // A connection may outlive its wheel at shutdown (the wheel clears its nodes first).
+  if (timer_.is_linked()) front_.wheel.Cancel(timer_);
+  if (state_ != State::kClosed) {
+    open_count_.fetch_sub(1, std::memory_order_relaxed);
+    front_.metrics.open_connections.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+void Connection::Start() {
+  error_code ec;
+  socket_.non_blocking(true, ec);
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  front_.metrics.open_connections.fetch_add(1, std::memory_order_relaxed);
+  ArmTimer(limits_.idle_timeout_ms);
+  WaitReadable();
+}
+
+void Connection::ArmTimer(int64_t timeout_ms) {
+  front_.wheel.Schedule(timer_, TimerWheel::NowMs() + timeout_ms);
+}
+
+void Connection::OnTimer(TimerNode* node) {
+  // Timer expiry: a request that did not arrive whole, an idle keep-alive connection, or a
+  // client that does not read its answer.
+  Connection* self = static_cast<ConnTimer*>(node)->owner;
+  auto keep = self->shared_from_this();
+  self->Close();
+}
+
+void Connection::WaitReadable() {
+  if (waiting_readable_ || state_ == State::kClosed) return;
+  waiting_readable_ = true;
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     [self = shared_from_this()](const error_code& ec) {
+                       self->waiting_readable_ = false;
+                       self->OnReadable(ec);
+                     });
+}
+
+void Connection::OnReadable(const error_code& ec) {
+  if (state_ == State::kClosed) return;
+  if (ec) return PeerGone();
+  // While a request is being answered, buffer what comes (pipelined requests) but only up
+  // to one more request's worth; past that, stop reading until the answer is out.
+  size_t cap = limits_.max_header_bytes + limits_.max_body_bytes;
+  for (;;) {
+    if (state_ != State::kReading && in_.size() >= cap) return;
+    error_code rec;
+    size_t n = socket_.read_some(asio::buffer(front_.scratch), rec);
+    if (rec == asio::error::would_block || rec == asio::error::try_again) break;
+    if (rec) return PeerGone();
+    if (in_.empty() && state_ == State::kReading && !parser_) {
+      // First bytes of a request: it must now arrive whole within the read timeout.
+      ArmTimer(limits_.read_timeout_ms);
+    }
+    in_.append(front_.scratch.data(), n);
+    if (state_ == State::kReading) {
+      Parse();
+      if (state_ == State::kClosed) return;
+    }
+    if (n < front_.scratch.size()) break;
+  }
+  WaitReadable();
+}
+
+void Connection::Parse() {
+  while (state_ == State::kReading && !in_.empty()) {
+    if (!parser_) {
+      parser_ = std::make_unique<beast_http::request_parser<beast_http::string_body>>();
+      parser_->header_limit(limits_.max_header_bytes);
+      parser_->body_limit(limits_.max_body_bytes);
+      parser_->eager(true);
+    }
+    error_code ec;
+    size_t used = parser_->put(asio::buffer(in_), ec);
+    in_.erase(0, used);
+    if (ec == beast_http::error::need_more) {
+      if (in_.size() > limits_.max_header_bytes + limits_.max_body_bytes + 1024) {
+        return Fail(400, ErrorCode::kBadRequest, "request too large");
+      }
+      return;  // wait for more bytes
+    }
+    if (ec == beast_http::error::header_limit) {
+      return Fail(431, ErrorCode::kHeadersTooLarge, "request headers exceed the limit");
+    }
+    if (ec == beast_http::error::body_limit) {
+      return Fail(413, ErrorCode::kPayloadTooLarge, "request body exceeds the limit");
+    }
+    if (ec) return Fail(400, ErrorCode::kBadRequest, "malformed HTTP request: " + ec.message());
+    if (!parser_->is_done()) return;
+    Request request = parser_->release();
+    parser_.reset();
+    // Framing that could be read two ways is refused, so nothing can be smuggled past us.
+    if (request.count(beast_http::field::content_length) > 0 &&
+        request.count(beast_http::field::transfer_encoding) > 0) {
+      return Fail(400, ErrorCode::kBadRequest,
+                  "Content-Length together with Transfer-Encoding is not allowed");
+    }
+    if (request.count(beast_http::field::content_length) > 1) {
+      return Fail(400, ErrorCode::kBadRequest, "more than one Content-Length");
+    }
+    if (request.version() >= 11 && request.count(beast_http::field::host) != 1) {
+      return Fail(400, ErrorCode::kBadRequest, "an HTTP/1.1 request needs exactly one Host");
+    }
+    Dispatch(std::move(request));
+  }
+}
+
+void Connection::Fail(int status, ErrorCode code, std::string message) {
+  // The stream can no longer be trusted: answer and close.
+  parser_.reset();
+  in_.clear();
+  close_after_write_ = true;
+  ++serial_;
+  state_ = State::kProcessing;
+  endpoint_ = metrics::Endpoint::kOther;
+  Write(MakeErrorWire(MakeError(code, std::move(message)), BodyFormat::kJson));
+}
+
+void Connection::Dispatch(Request request) {
+  state_ = State::kProcessing;
+  ++serial_;
+  front_.wheel.Cancel(timer_);
+  endpoint_ = metrics::Endpoint::kOther;
+  poll_room_.clear();
+  close_after_write_ = !request.keep_alive();
+  router_.Handle(*this, request);
+}
+
+void Connection::ReplyLater(WirePtr response) {
+  loop().Post([self = shared_from_this(), serial = serial_, response = std::move(response)] {
+    self->Deliver(serial, response);
+  });
+}
+
+void Connection::Deliver(uint64_t serial, WirePtr response) {
+  if (state_ != State::kProcessing || serial != serial_) return;  // stale or closed
+  poll_room_.clear();
+  Write(std::move(response));
+}
+
+void Connection::Write(WirePtr response) {
+  state_ = State::kWriting;
+  out_ = std::move(response);
+  out_close_header_ = close_after_write_;
+  // Try the write right away: most answers fit in the socket buffer, so no async step.
+  WriteMore(0);
+}
+
+void Connection::WriteMore(size_t written) {
+  static constexpr std::string_view kClose = "Connection: close\r\n";
+  std::array<asio::const_buffer, 3> parts = {
+      asio::buffer(out_->head),
+      out_close_header_ ? asio::buffer(kClose.data(), kClose.size()) : asio::const_buffer(),
+      asio::buffer(out_->tail)};
+  size_t total = out_->head.size() + (out_close_header_ ? kClose.size() : 0) + out_->tail.size();
+  while (written < total) {
+    std::array<asio::const_buffer, 3> rest;
+    size_t skip = written, k = 0;
+    for (const auto& p : parts) {
+      if (skip >= p.size()) {
+        skip -= p.size();
+        continue;
+      }
+      rest[k++] = p + skip;
+      skip = 0;
+    }
+    error_code ec;
+    size_t n = socket_.write_some(std::span(rest.data(), k), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ArmTimer(limits_.write_timeout_ms);
+      socket_.async_wait(asio::ip::tcp::socket::wait_write,
+                         [self = shared_from_this(), written](const error_code& wec) {
+                           if (self->state_ == State::kClosed) return;
+                           if (wec) return self->Close();
+                           self->WriteMore(written);
+                         });
+      return;
+    }
+    if (ec) return Close();
+    written += n;
+  }
+  OnWritten();
+}
+
+void Connection::OnWritten() {
+  auto& m = front_.metrics;
+  m.CountRequest(endpoint_, out_->status);
+  if (out_->messages) {
+    m.deliveries.fetch_add(out_->messages, std::memory_order_relaxed);
+    if (!out_->accepted_ns.empty()) {
+      int64_t now = SteadyNowNs();
+      for (int64_t t : out_->accepted_ns) m.delivery_latency.Observe((now - t) / 1e9);
+    }
+  }
+  out_.reset();
+  if (close_after_write_ || peer_closed_) return Close();
+  state_ = State::kReading;
+  if (!in_.empty()) {
+    ArmTimer(limits_.read_timeout_ms);
+    Parse();
+    if (state_ != State::kReading) return;
+  } else {
+    ArmTimer(limits_.idle_timeout_ms);
+  }
+  WaitReadable();
+}
+
+void Connection::PeerGone() {
+  // The client closed (or the socket failed). A held poll is released at its room; any other
+  // request in progress is answered into the void and the connection then closes.
+  if (state_ == State::kProcessing && !poll_room_.empty()) {
+    router_.CancelPoll(poll_room_, std::static_pointer_cast<room::Client>(shared_from_this()),
+                       serial_);
+  }
+  if (state_ == State::kProcessing || state_ == State::kWriting) {
+    peer_closed_ = true;
+    if (!poll_room_.empty()) Close();
+    return;
+  }
+  Close();
+}
+
+void Connection::Close() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  front_.wheel.Cancel(timer_);
+  error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  parser_.reset();
+  in_.clear();
+  in_.shrink_to_fit();
+  out_.reset();
+  open_count_.fetch_sub(1, std::memory_order_relaxed);
+  front_.metrics.open_connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+}  // namespace chatroomd::http

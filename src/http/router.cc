@@ -1,0 +1,291 @@
+#include <boost/beast/http/field.hpp>
+#include <boost/url/parse.hpp>
+#include <google/protobuf/util/json_util.h>
+
+#include <charconv>
+
+#include "chatroomd/common/ids.h"
+#include "chatroomd/room/message.h"
+#include "front.h"
+#include "proto/chatroomd/api.pb.h"
+
+namespace chatroomd::http {
+namespace {
+
+using metrics::Endpoint;
+
+Error BadRequest(std::string message) {
+  return MakeError(ErrorCode::kBadRequest, std::move(message));
+}
+
+// A decimal integer in [lo, hi], nothing else (no sign, no spaces).
+Result<uint64_t> ParseUint(std::string_view name, std::string_view text, uint64_t lo,
+                           uint64_t hi) {
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v < lo ||
+      v > hi) {
+    return BadRequest(std::string(name) + " must be an integer from " + std::to_string(lo) +
+                      " to " + std::to_string(hi));
+  }
+  return v;
+}
+
+bool HeaderHas(const Request& req, beast_http::field f, std::string_view token) {
+  auto it = req.find(f);
+  return it != req.end() && std::string_view(it->value()).find(token) != std::string_view::npos;
+}
+
+BodyFormat ResponseFormat(const Request& req) {
+  return HeaderHas(req, beast_http::field::accept, "application/x-protobuf")
+             ? BodyFormat::kProtobuf
+             : BodyFormat::kJson;
+}
+
+// Parses a request body (JSON, or binary protobuf by Content-Type) into `msg`.
+Status ParseBody(const Request& req, google::protobuf::Message& msg, bool optional) {
+  const std::string& body = req.body();
+  if (HeaderHas(req, beast_http::field::content_type, "application/x-protobuf")) {
+    if (!msg.ParseFromString(body)) return BadRequest("body is not a valid protobuf message");
+    return OkStatus();
+  }
+  if (optional && body.find_first_not_of(" \t\r\n") == std::string::npos) return OkStatus();
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  auto status = google::protobuf::util::JsonStringToMessage(body, &msg, options);
+  if (!status.ok()) {
+    return BadRequest("body is not valid JSON for this endpoint: " +
+                      std::string(status.message()));
+  }
+  return OkStatus();
+}
+
+bool IsValidClientMsgId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+std::string MethodsOf(std::initializer_list<beast_http::verb> verbs) {
+  std::string out;
+  for (auto v : verbs) {
+    if (!out.empty()) out += ", ";
+    out += std::string(beast_http::to_string(v));
+  }
+  return out;
+}
+
+WirePtr MethodNotAllowed(std::string allow) {
+  Error e = MakeError(ErrorCode::kMethodNotAllowed, "method not allowed; use " + allow);
+  auto body = "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"" + e.message + "\"}}";
+  return MakeWire(405, "application/json", std::move(body), "Allow: " + allow + "\r\n");
+}
+
+}  // namespace
+
+Router::Router(ServerDeps deps, FrontLimits limits)
+    : deps_(std::move(deps)),
+      limits_(limits),
+      max_message_bytes_(deps_.config->main.rooms().max_message_bytes()) {}
+
+void Router::CancelPoll(const std::string& room, room::ClientPtr client, uint64_t serial) {
+  deps_.rooms->CancelPoll(room, std::move(client), serial);
+}
+
+void Router::Handle(Connection& conn, Request& req) {
+  auto fail = [&](const Error& e, BodyFormat f = BodyFormat::kJson) {
+    conn.ReplyLater(MakeErrorWire(e, f));
+  };
+  auto url = boost::urls::parse_origin_form(req.target());
+  if (!url) return fail(BadRequest("request target is not a valid origin-form URL"));
+  std::vector<std::string> segs;
+  for (auto s : url->segments()) segs.push_back(s);
+  const auto verb = req.method();
+  BodyFormat format = ResponseFormat(req);
+
+  // Operations endpoints: no identity needed.
+  if (segs.size() == 1 && (segs[0] == "healthz" || segs[0] == "readyz" || segs[0] == "metrics")) {
+    Endpoint e = segs[0] == "healthz"   ? Endpoint::kHealthz
+                 : segs[0] == "readyz" ? Endpoint::kReadyz
+                                       : Endpoint::kMetrics;
+    conn.set_endpoint(e);
+    if (verb != beast_http::verb::get) return conn.ReplyLater(MethodNotAllowed("GET"));
+    if (e == Endpoint::kHealthz) return conn.ReplyLater(MakeWire(200, "text/plain", "ok\n"));
+    if (e == Endpoint::kReadyz) {
+      bool ready = deps_.ready && deps_.ready->load(std::memory_order_relaxed);
+      return conn.ReplyLater(ready ? MakeWire(200, "text/plain", "ready\n")
+                                   : MakeWire(503, "text/plain", "draining\n", "Retry-After: 1\r\n"));
+    }
+    std::string extra = deps_.extra_metrics ? deps_.extra_metrics() : std::string();
+    return conn.ReplyLater(MakeWire(200, "text/plain; version=0.0.4",
+                                    deps_.registry->Render(extra)));
+  }
+
+  if (segs.size() != 4 || segs[0] != "v1" || segs[1] != "rooms") {
+    return fail(MakeError(ErrorCode::kNotFound, "no such endpoint"), format);
+  }
+  const std::string& room_id = segs[2];
+  const std::string& action = segs[3];
+  Endpoint endpoint;
+  if (action == "join") {
+    endpoint = Endpoint::kJoin;
+    if (verb != beast_http::verb::post) return conn.ReplyLater(MethodNotAllowed("POST"));
+  } else if (action == "poll") {
+    endpoint = Endpoint::kPoll;
+    if (verb != beast_http::verb::get) return conn.ReplyLater(MethodNotAllowed("GET"));
+  } else if (action == "leave") {
+    endpoint = Endpoint::kLeave;
+    if (verb != beast_http::verb::post) return conn.ReplyLater(MethodNotAllowed("POST"));
+  } else if (action == "messages") {
+    endpoint = verb == beast_http::verb::get ? Endpoint::kHistory : Endpoint::kSend;
+    if (verb != beast_http::verb::get && verb != beast_http::verb::post) {
+      return conn.ReplyLater(
+          MethodNotAllowed(MethodsOf({beast_http::verb::get, beast_http::verb::post})));
+    }
+  } else {
+    return fail(MakeError(ErrorCode::kNotFound, "no such endpoint"), format);
+  }
+  conn.set_endpoint(endpoint);
+
+  Credentials cred;
+  if (auto it = req.find(beast_http::field::authorization); it != req.end()) {
+    cred.authorization = it->value();
+  }
+  if (auto it = req.find("X-User-Id"); it != req.end()) {
+    cred.x_user_id = it->value();
+    cred.has_x_user_id = true;
+  }
+  auto who = deps_.auth->Authenticate(cred);
+  if (!who) return fail(who.error(), format);
+  if (!IsValidRoomId(room_id)) {
+    return fail(BadRequest("room id must match [A-Za-z0-9_.:-]{1,128}"), format);
+  }
+
+  room::Caller caller;
+  caller.client = std::static_pointer_cast<room::Client>(conn.shared_from_this());
+  caller.serial = conn.serial();
+  caller.user = std::move(who->user);
+  caller.admin = who->admin;
+  caller.format = format;
+  auto params = url->params();
+
+  switch (endpoint) {
+    case Endpoint::kJoin: {
+      api::JoinRequest body;
+      if (auto s = ParseBody(req, body, true); !s) return fail(s.error(), format);
+      room::JoinArgs args;
+      if (body.has_backlog()) {
+        if (body.backlog() < 0 || body.backlog() > 200) {
+          return fail(BadRequest("backlog must be from 0 to 200"), format);
+        }
+        args.backlog = static_cast<uint32_t>(body.backlog());
+      }
+      return deps_.rooms->Join(room_id, std::move(caller), args);
+    }
+    case Endpoint::kPoll: {
+      room::PollArgs args;
+      for (auto p : params) {
+        if (p.key == "cursor") {
+          if (p.value.size() > kMaxCursorChars) {
+            return fail(MakeError(ErrorCode::kBadCursor, "cursor is too long"), format);
+          }
+          auto c = DecodeCursor(room_id, p.value);
+          if (!c) return fail(c.error(), format);
+          args.cursor = *c;
+        } else if (p.key == "timeout_ms") {
+          auto v = ParseUint("timeout_ms", p.value, 0, 60000);
+          if (!v) return fail(v.error(), format);
+          args.timeout_ms = static_cast<uint32_t>(*v);
+        } else if (p.key == "limit") {
+          auto v = ParseUint("limit", p.value, 1, 1000);
+          if (!v) return fail(v.error(), format);
+          args.limit = static_cast<uint32_t>(*v);
+        }
+      }
+      conn.set_poll_room(room_id);
+      return deps_.rooms->Poll(room_id, std::move(caller), args);
+    }
+    case Endpoint::kSend: {
+      api::SendRequest body;
+      if (auto s = ParseBody(req, body, false); !s) return fail(s.error(), format);
+      room::SendArgs args;
+      if (!IsValidUtf8(body.body())) return fail(BadRequest("body must be UTF-8"), format);
+      if (body.body().size() > max_message_bytes_) {
+        return fail(MakeError(ErrorCode::kPayloadTooLarge,
+                              "message body exceeds " + std::to_string(max_message_bytes_) +
+                                  " bytes"),
+                    format);
+      }
+      if (body.has_type() && !IsValidMessageType(body.type())) {
+        return fail(BadRequest("type must match [a-z0-9_.-]{1,32}"), format);
+      }
+      if (body.has_client_msg_id() && !IsValidClientMsgId(body.client_msg_id())) {
+        return fail(BadRequest("client_msg_id must be 1 to 128 visible ASCII characters"),
+                    format);
+      }
+      args.body = std::move(*body.mutable_body());
+      if (body.has_type()) args.type = body.type();
+      args.priority = body.priority();
+      if (body.has_client_msg_id()) args.client_msg_id = body.client_msg_id();
+      return deps_.rooms->Send(room_id, std::move(caller), std::move(args));
+    }
+    case Endpoint::kLeave:
+      return deps_.rooms->Leave(room_id, std::move(caller));
+    case Endpoint::kHistory: {
+      std::optional<uint64_t> before;
+      uint32_t limit = 50;
+      for (auto p : params) {
+        if (p.key == "before") {
+          auto v = ParseUint("before", p.value, 0, UINT64_MAX);
+          if (!v) return fail(v.error(), format);
+          before = *v;
+        } else if (p.key == "limit") {
+          auto v = ParseUint("limit", p.value, 1, 200);
+          if (!v) return fail(v.error(), format);
+          limit = static_cast<uint32_t>(*v);
+        }
+      }
+      deps_.store->History(
+          room_id, before, limit,
+          [caller = std::move(caller)](Result<store::HistoryPage> page) {
+            if (!page) {
+              return room::ReplyError(caller, MakeError(ErrorCode::kInternal,
+                                                        "the store failed; try again"));
+            }
+            if (!page->room_exists) {
+              return room::ReplyError(caller,
+                                      MakeError(ErrorCode::kRoomNotFound, "room does not exist"));
+            }
+            std::vector<room::MessagePtr> owned;
+            owned.reserve(page->messages.size());
+            for (const auto& r : page->messages) owned.push_back(room::EncodeMessage(r, 0));
+            std::string body;
+            if (caller.format == BodyFormat::kProtobuf) {
+              api::HistoryResponse h;
+              for (const auto& m : owned) h.add_messages()->ParseFromString(m->proto);
+              if (page->next_before) h.set_next_before(*page->next_before);
+              return room::Reply(caller, MakeWire(200, "application/x-protobuf",
+                                                  h.SerializeAsString()));
+            }
+            body = "{\"messages\":[";
+            for (size_t i = 0; i < owned.size(); ++i) {
+              if (i) body += ',';
+              body += owned[i]->json;
+            }
+            body += ']';
+            if (page->next_before) {
+              body += ",\"next_before\":\"" + std::to_string(*page->next_before) + "\"";
+            }
+            body += '}';
+            room::Reply(caller, MakeWire(200, "application/json", std::move(body)));
+          });
+      return;
+    }
+    default:
+      return fail(MakeError(ErrorCode::kNotFound, "no such endpoint"), format);
+  }
+}
+
+}  // namespace chatroomd::http

@@ -1,0 +1,127 @@
+#include "chatroomd/metrics/metrics.h"
+
+#include <fmt/format.h>
+
+#include <vector>
+
+namespace chatroomd::metrics {
+namespace {
+
+constexpr double kLatencyBounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                     0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+
+size_t StatusIndex(int status) {
+  for (size_t i = 0; i + 1 < kStatuses.size(); ++i) {
+    if (kStatuses[i] == status) return i;
+  }
+  return kStatuses.size() - 1;
+}
+
+}  // namespace
+
+std::string_view EndpointName(Endpoint e) {
+  switch (e) {
+    case Endpoint::kJoin: return "join";
+    case Endpoint::kPoll: return "poll";
+    case Endpoint::kSend: return "send";
+    case Endpoint::kLeave: return "leave";
+    case Endpoint::kHistory: return "history";
+    case Endpoint::kHealthz: return "healthz";
+    case Endpoint::kReadyz: return "readyz";
+    case Endpoint::kMetrics: return "metrics";
+    case Endpoint::kOther:
+    case Endpoint::kCount: break;
+  }
+  return "other";
+}
+
+void Histogram::Observe(double v) {
+  size_t i = 0;
+  while (i < n_ && v > bounds_[i]) ++i;
+  counts_[i].fetch_add(1, std::memory_order_relaxed);
+  sum_micro_.fetch_add(static_cast<uint64_t>(v * 1e6), std::memory_order_relaxed);
+}
+
+void Histogram::Render(std::string& out, std::string_view name, std::string_view help,
+                       const Histogram* const* parts, size_t count) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
+  if (count == 0) return;
+  const Histogram& first = *parts[0];
+  uint64_t cumulative = 0;
+  uint64_t sum_micro = 0;
+  for (size_t b = 0; b <= first.n_; ++b) {
+    for (size_t p = 0; p < count; ++p) {
+      cumulative += parts[p]->counts_[b].load(std::memory_order_relaxed);
+    }
+    if (b < first.n_) {
+      out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, first.bounds_[b], cumulative);
+    } else {
+      out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n", name, cumulative);
+    }
+  }
+  for (size_t p = 0; p < count; ++p) {
+    sum_micro += parts[p]->sum_micro_.load(std::memory_order_relaxed);
+  }
+  out += fmt::format("{}_sum {}\n{}_count {}\n", name, static_cast<double>(sum_micro) / 1e6,
+                     name, cumulative);
+}
+
+ThreadMetrics::ThreadMetrics()
+    : delivery_latency(kLatencyBounds, sizeof kLatencyBounds / sizeof kLatencyBounds[0]) {}
+
+void ThreadMetrics::CountRequest(Endpoint e, int status) {
+  requests[static_cast<size_t>(e)][StatusIndex(status)].fetch_add(1, std::memory_order_relaxed);
+}
+
+ThreadMetrics& Registry::NewSlot() {
+  std::lock_guard lock(mu_);
+  return slots_.emplace_back();
+}
+
+void AppendCounter(std::string& out, std::string_view name, std::string_view help, double v,
+                   std::string_view type) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, v);
+}
+
+std::string Registry::Render(std::string_view extra) const {
+  std::lock_guard lock(mu_);
+  std::string out;
+  int64_t open = 0, held = 0;
+  uint64_t accepted = 0, deliveries = 0;
+  std::vector<const Histogram*> latency;
+  for (const auto& s : slots_) {
+    open += s.open_connections.load(std::memory_order_relaxed);
+    held += s.held_polls.load(std::memory_order_relaxed);
+    accepted += s.messages_accepted.load(std::memory_order_relaxed);
+    deliveries += s.deliveries.load(std::memory_order_relaxed);
+    latency.push_back(&s.delivery_latency);
+  }
+  AppendCounter(out, "chatroomd_open_connections", "Open client connections.",
+                static_cast<double>(open), "gauge");
+  AppendCounter(out, "chatroomd_held_polls", "Polls held waiting for a message.",
+                static_cast<double>(held), "gauge");
+  AppendCounter(out, "chatroomd_messages_accepted_total",
+                "Messages accepted (durable and acknowledged).", static_cast<double>(accepted));
+  AppendCounter(out, "chatroomd_deliveries_total",
+                "Messages written to clients in poll and join responses.",
+                static_cast<double>(deliveries));
+  out += "# HELP chatroomd_requests_total Requests answered, by endpoint and status.\n"
+         "# TYPE chatroomd_requests_total counter\n";
+  for (size_t e = 0; e < static_cast<size_t>(Endpoint::kCount); ++e) {
+    for (size_t st = 0; st < kStatuses.size(); ++st) {
+      uint64_t n = 0;
+      for (const auto& s : slots_) n += s.requests[e][st].load(std::memory_order_relaxed);
+      if (n == 0) continue;
+      std::string status = kStatuses[st] ? std::to_string(kStatuses[st]) : "other";
+      out += fmt::format("chatroomd_requests_total{{endpoint=\"{}\",status=\"{}\"}} {}\n",
+                         EndpointName(static_cast<Endpoint>(e)), status, n);
+    }
+  }
+  Histogram::Render(out, "chatroomd_delivery_latency_seconds",
+                    "Time from a send being accepted to the poll response carrying it written.",
+                    latency.data(), latency.size());
+  out += extra;
+  return out;
+}
+
+}  // namespace chatroomd::metrics

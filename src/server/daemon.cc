@@ -1,0 +1,207 @@
+#include "chatroomd/server/daemon.h"
+
+#include <sys/resource.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "chatroomd/common/loop.h"
+#include "chatroomd/http/auth.h"
+#include "chatroomd/http/server.h"
+#include "chatroomd/metrics/metrics.h"
+#include "chatroomd/sect/room_service.h"
+#include "chatroomd/store/store.h"
+
+namespace chatroomd::server {
+namespace {
+
+// Raises the soft descriptor limit to the hard one: every held poll is a socket.
+rlim_t RaiseFdLimit() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return rl.rlim_cur;
+}
+
+std::string StoreMetrics(const store::StoreStats& s) {
+  std::string out;
+  metrics::AppendCounter(out, "chatroomd_store_pending_writes",
+                         "Writes submitted to the store and not yet durable.",
+                         static_cast<double>(s.pending), "gauge");
+  // Batch size: requests per group commit, as a summary-like histogram with one bucket set.
+  out += "# HELP chatroomd_store_batch_size Writes folded into one group commit.\n"
+         "# TYPE chatroomd_store_batch_size histogram\n";
+  out += "chatroomd_store_batch_size_bucket{le=\"+Inf\"} " + std::to_string(s.batches) + "\n";
+  out += "chatroomd_store_batch_size_sum " + std::to_string(s.batch_writes) + "\n";
+  out += "chatroomd_store_batch_size_count " + std::to_string(s.batches) + "\n";
+  out += "# HELP chatroomd_store_batch_latency_seconds Time to make one group commit durable.\n"
+         "# TYPE chatroomd_store_batch_latency_seconds histogram\n";
+  uint64_t cumulative = 0;
+  size_t n = sizeof store::Store::kLatencyBucketsUs / sizeof store::Store::kLatencyBucketsUs[0];
+  for (size_t i = 0; i < n && i < s.latency_buckets.size(); ++i) {
+    cumulative += s.latency_buckets[i];
+    out += "chatroomd_store_batch_latency_seconds_bucket{le=\"" +
+           fmt::format("{}", store::Store::kLatencyBucketsUs[i] / 1e6) + "\"} " +
+           std::to_string(cumulative) + "\n";
+  }
+  out += "chatroomd_store_batch_latency_seconds_bucket{le=\"+Inf\"} " +
+         std::to_string(s.batches) + "\n";
+  out += "chatroomd_store_batch_latency_seconds_sum " +
+         fmt::format("{}", static_cast<double>(s.latency_sum_us) / 1e6) + "\n";
+  out += "chatroomd_store_batch_latency_seconds_count " + std::to_string(s.batches) + "\n";
+  return out;
+}
+
+Result<std::shared_ptr<const config::LoadedConfig>> Load(const DaemonOptions& options) {
+  return config::LoadConfig(options.config_path, options.overrides);
+}
+
+}  // namespace
+
+int CheckConfig(const DaemonOptions& options) {
+  auto config = Load(options);
+  if (!config) {
+    std::cerr << config.error().message << std::endl;
+    return 1;
+  }
+  std::cout << "config ok: " << options.config_path << std::endl;
+  return 0;
+}
+
+int RunDaemon(const DaemonOptions& options) {
+  std::signal(SIGPIPE, SIG_IGN);
+  // Signals are taken by a signal_set below; block them in every thread until then, so no
+  // loop thread is picked to run a default handler.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto logger = spdlog::stderr_color_mt("chatroomd");
+  spdlog::set_default_logger(logger);
+
+  auto loaded = Load(options);
+  if (!loaded) {
+    std::cerr << loaded.error().message << std::endl;
+    return 1;
+  }
+  std::shared_ptr<const config::LoadedConfig> config = loaded.value();
+  spdlog::set_level(spdlog::level::from_str(config->main.log().level()));
+  if (config->main.auth().enabled()) {
+    std::cerr << "JWT authentication is not available in this build yet; "
+                 "run with auth { enabled: false } on loopback listeners"
+              << std::endl;
+    return 1;
+  }
+
+  rlim_t fds = RaiseFdLimit();
+  spdlog::info("chatroomd starting; open-file limit {}", static_cast<uint64_t>(fds));
+  for (const auto& line : std::vector<std::string>{config::DescribeConfig(*config)}) {
+    spdlog::info("effective config:\n{}", line);
+  }
+  if (fds < config->main.http().max_connections() + 64) {
+    spdlog::warn("http.max_connections ({}) is above what the open-file limit ({}) allows",
+                 config->main.http().max_connections(), static_cast<uint64_t>(fds));
+  }
+
+  const auto& sc = config->main.store();
+  store::StoreOptions so;
+  so.data_dir = sc.data_dir();
+  so.sync_wal = sc.sync_wal();
+  so.max_batch = sc.max_batch();
+  so.retention_ms = static_cast<int64_t>(sc.retention_hours()) * 3600 * 1000;
+  so.dedup_window_ms = static_cast<int64_t>(sc.dedup_window_hours()) * 3600 * 1000;
+  so.reader_threads = sc.reader_threads();
+  so.block_cache_mb = sc.block_cache_mb();
+  auto opened = store::Store::Open(so);
+  if (!opened) {
+    std::cerr << "cannot open the store in " << sc.data_dir() << ": "
+              << opened.error().message << std::endl;
+    return 1;
+  }
+  std::unique_ptr<store::Store> store = std::move(opened.value());
+
+  metrics::Registry registry;
+  std::atomic<bool> ready{false};
+  auto auth = http::MakeDevAuthenticator();
+  auto rooms = std::make_unique<sect::RoomService>(*config, *store, registry);
+
+  http::ServerDeps deps;
+  deps.config = config;
+  deps.rooms = rooms.get();
+  deps.store = store.get();
+  deps.registry = &registry;
+  deps.auth = auth.get();
+  deps.ready = &ready;
+  store::Store* store_ptr = store.get();
+  deps.extra_metrics = [store_ptr] { return StoreMetrics(store_ptr->Stats()); };
+  auto server = std::make_unique<http::HttpServer>(deps);
+
+  auto bound = server->Listen();
+  if (!bound) {
+    std::cerr << bound.error().message << std::endl;
+    return 1;
+  }
+  rooms->Start();
+  server->Start();
+  ready = true;
+  for (const auto& ep : bound.value()) {
+    std::string host = ep.address().to_string();
+    if (ep.address().is_v6()) host = "[" + host + "]";
+    std::printf("listening on %s:%u\n", host.c_str(), ep.port());
+    spdlog::info("listening on {}:{}", host, ep.port());
+  }
+  std::fflush(stdout);
+
+  // Wait for a signal on this (the main) thread.
+  boost::asio::io_context signal_context;
+  boost::asio::signal_set set(signal_context, SIGTERM, SIGINT, SIGHUP);
+  pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+  bool stop = false;
+  std::function<void()> wait = [&] {
+    set.async_wait([&](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      if (signo == SIGHUP) {
+        spdlog::info("SIGHUP: live reload is not available yet; config unchanged");
+        wait();
+        return;
+      }
+      spdlog::info("signal {}: shutting down", signo);
+      stop = true;
+    });
+  };
+  wait();
+  while (!stop) signal_context.run_one();
+
+  // Shutdown: stop accepting, answer held polls, let sends in flight become durable and
+  // their answers go out, then flush and close the store. Bounded well inside 5 s.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(3500);
+  ready = false;
+  server->StopAccepting();
+  rooms->Drain();
+  while (rooms->shared().pending_writes.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // Give the front loops a moment to write the last answers.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  server->Stop();
+  rooms->Stop();
+  store->Close();
+  rooms.reset();
+  server.reset();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace chatroomd::server
