@@ -1,0 +1,61 @@
+#include "store/codec.h"
+
+#include <gtest/gtest.h>
+
+namespace chatroomd::store {
+namespace {
+
+TEST(CodecTest, MessageKeysSortBySeqWithinTheRoomRange) {
+  EXPECT_LT(MessageKey("r", 1), MessageKey("r", 2));
+  EXPECT_LT(MessageKey("r", 255), MessageKey("r", 256));
+  EXPECT_LT(MessageKey("r", 0xffffffff), MessageKey("r", 0x100000000));
+  EXPECT_LE(RoomKeysBegin("r"), MessageKey("r", 0));
+  EXPECT_LT(MessageKey("r", UINT64_MAX), RoomKeysEnd("r"));
+  // A room whose id extends ours sorts outside our range.
+  EXPECT_GE(MessageKey("r.x", 0), RoomKeysEnd("r"));
+  EXPECT_GE(MessageKey("r0", 0), RoomKeysEnd("r"));
+  EXPECT_EQ(MessageKeySeq(MessageKey("room", 123456789), 4), 123456789u);
+  EXPECT_EQ(MessageKeySeq(MessageKey("room", 1), 3), std::nullopt);
+}
+
+TEST(CodecTest, ValuesRoundTrip) {
+  std::string ts;
+  AppendTs(&ts, -5);
+  EXPECT_EQ(ReadTs(ts), -5);
+  EXPECT_EQ(ReadTs("short"), std::nullopt);
+
+  MessageRecord m{.seq = 7,
+                  .priority = true,
+                  .sender = "s",
+                  .type = "t",
+                  .body = "b",
+                  .ts_ms = 99,
+                  .client_msg_id = "c"};
+  std::string value = EncodeMessageValue(1234, m);
+  EXPECT_EQ(ReadTs(value), 1234);
+  auto decoded = DecodeMessageValue(value);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->seq, 7u);
+  EXPECT_TRUE(decoded->priority);
+  EXPECT_EQ(decoded->body, "b");
+  EXPECT_EQ(decoded->ts_ms, 1234);  // the stored time is the one that counts
+  EXPECT_EQ(decoded->client_msg_id, "c");
+  EXPECT_FALSE(DecodeMessageValue(std::string(8, '\0') + "\xff\xff").ok());
+
+  for (uint64_t seq : {uint64_t{0}, uint64_t{127}, uint64_t{128}, uint64_t{1} << 40, UINT64_MAX}) {
+    auto entry = DecodeDedupValue(EncodeDedupValue(42, seq));
+    ASSERT_TRUE(entry.has_value()) << seq;
+    EXPECT_EQ(entry->ts_ms, 42);
+    EXPECT_EQ(entry->seq, seq);
+  }
+  EXPECT_EQ(DecodeDedupValue(std::string(8, '\0') + "\x80"), std::nullopt);
+}
+
+TEST(CodecTest, ExpiryRule) {
+  EXPECT_FALSE(IsExpired(1000, 2000, 1000));  // exactly the ttl old: kept
+  EXPECT_TRUE(IsExpired(999, 2000, 1000));
+  EXPECT_FALSE(IsExpired(0, 1'000'000, 0));  // no ttl: kept forever
+}
+
+}  // namespace
+}  // namespace chatroomd::store
