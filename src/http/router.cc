@@ -1,10 +1,10 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/url/parse.hpp>
-#include <google/protobuf/util/json_util.h>
 
 #include <charconv>
 
 #include "chatroomd/common/ids.h"
+#include "body.h"
 #include "chatroomd/room/message.h"
 #include "front.h"
 #include "proto/chatroomd/api.pb.h"
@@ -42,21 +42,12 @@ BodyFormat ResponseFormat(const Request& req) {
              : BodyFormat::kJson;
 }
 
-// Parses a request body (JSON, or binary protobuf by Content-Type) into `msg`.
-Status ParseBody(const Request& req, google::protobuf::Message& msg, bool optional) {
-  const std::string& body = req.body();
-  if (HeaderHas(req, beast_http::field::content_type, "application/x-protobuf")) {
-    if (!msg.ParseFromString(body)) return BadRequest("body is not a valid protobuf message");
-    return OkStatus();
-  }
-  if (optional && body.find_first_not_of(" \t\r\n") == std::string::npos) return OkStatus();
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;
-  auto status = google::protobuf::util::JsonStringToMessage(body, &msg, options);
-  if (!status.ok()) {
-    return BadRequest("body is not valid JSON for this endpoint: " +
-                      std::string(status.message()));
-  }
+bool IsProtobufBody(const Request& req) {
+  return HeaderHas(req, beast_http::field::content_type, "application/x-protobuf");
+}
+
+Status ParseProtobuf(const Request& req, google::protobuf::Message& msg) {
+  if (!msg.ParseFromString(req.body())) return BadRequest("body is not a valid protobuf message");
   return OkStatus();
 }
 
@@ -174,7 +165,9 @@ void Router::Handle(Connection& conn, Request& req) {
   switch (endpoint) {
     case Endpoint::kJoin: {
       api::JoinRequest body;
-      if (auto s = ParseBody(req, body, true); !s) return fail(s.error(), format);
+      auto parsed = IsProtobufBody(req) ? ParseProtobuf(req, body)
+                                        : ParseJoinJson(req.body(), true, body);
+      if (!parsed) return fail(parsed.error(), format);
       room::JoinArgs args;
       if (body.has_backlog()) {
         if (body.backlog() < 0 || body.backlog() > 200) {
@@ -209,7 +202,9 @@ void Router::Handle(Connection& conn, Request& req) {
     }
     case Endpoint::kSend: {
       api::SendRequest body;
-      if (auto s = ParseBody(req, body, false); !s) return fail(s.error(), format);
+      auto parsed =
+          IsProtobufBody(req) ? ParseProtobuf(req, body) : ParseSendJson(req.body(), body);
+      if (!parsed) return fail(parsed.error(), format);
       room::SendArgs args;
       if (!IsValidUtf8(body.body())) return fail(BadRequest("body must be UTF-8"), format);
       if (body.body().size() > max_message_bytes_) {

@@ -470,20 +470,24 @@ void Room::PollFromStore(Caller caller, Cursor cursor, uint32_t limit) {
                    records = std::move(records)]() mutable {
           --pending_io_;
           if (!records.ok()) return ReplyError(caller, StoreFailed());
+          // Priority from the store (it holds every unread one, in order), then the normal
+          // part from the window, as a live read would.
           std::vector<MessagePtr> owned;
-          std::vector<const EncodedMessage*> messages;
-          for (const auto& r : records.value()) {
-            // Durable but not yet visible here: the next poll gets it.
-            if (r.seq > log_.head()) break;
-            owned.push_back(EncodeMessage(r, 0));
-            messages.push_back(owned.back().get());
+          ReadResult r;
+          r.next = cursor;
+          for (const auto& rec : records.value()) {
+            if (rec.seq > log_.head()) break;  // durable but not yet visible here
+            owned.push_back(EncodeMessage(rec, 0));
+            r.messages.push_back(owned.back().get());
           }
-          Cursor next = cursor;
-          next.priority = messages.size() < limit ? log_.head() : messages.back()->seq;
+          size_t taken = r.messages.size();
+          r.next.priority = taken < limit ? log_.head() : r.messages.back()->seq;
+          log_.ReadNormal(cursor, limit - taken, r);
           ResponseFields f;
           f.room = id_;
-          f.cursor = EncodeCursorFor(next);
-          f.messages = &messages;
+          f.cursor = EncodeCursorFor(r.next);
+          f.messages = &r.messages;
+          f.gap = r.gap;
           f.online = online();
           Reply(caller, BuildMessagesResponse(f, caller.format));
         });
@@ -595,8 +599,17 @@ void Room::WakeHeld() {
         break;
       }
     }
+    if (!response && h.cursor.priority < log_.evicted_priority_seq()) {
+      // More priority messages arrived than the list holds since this poll began: the
+      // oldest unread ones are only in the store now.
+      Caller caller{std::move(h.keepalive), h.serial, *h.user->user, false, h.format};
+      Cursor cursor = h.cursor;
+      uint32_t limit = h.limit;
+      Unhold(h);
+      PollFromStore(std::move(caller), cursor, limit);
+      continue;
+    }
     if (!response) {
-      if (h.cursor.priority < log_.evicted_priority_seq()) continue;  // cannot happen live
       ReadResult r = log_.Read(h.cursor, h.limit);
       ResponseFields f;
       f.room = id_;

@@ -71,19 +71,23 @@ ReadResult RoomLog::Read(Cursor c, uint32_t limit) const {
   for (size_t i = p; i < p + p_take; ++i) r.messages.push_back(priority_[i].get());
   r.next.priority = p_take < p_unread ? priority_[p + p_take - 1]->seq : head_;
 
-  // Normal: the newest that fit; older unread ones are skipped under a gap. When priority
-  // filled the whole limit the normal stream stays where it is (nothing skipped).
-  size_t left = limit - p_take;
+  ReadNormal(c, limit - p_take, r);
+  return r;
+}
+
+void RoomLog::ReadNormal(Cursor c, size_t left, ReadResult& r) const {
+  // The newest that fit; older unread ones are skipped under a gap. When priority filled the
+  // whole limit the normal stream stays where it is (nothing skipped).
   size_t n = FirstAfter(normal_, c.normal);
   size_t n_unread = normal_.size() - n;
-  if (left == 0 && n_unread > 0) return r;
+  r.next.normal = c.normal;
+  if (left == 0 && n_unread > 0) return;
   size_t n_take = std::min(n_unread, left);
   for (size_t i = normal_.size() - n_take; i < normal_.size(); ++i) {
     r.messages.push_back(normal_[i].get());
   }
   r.gap = n_take < n_unread || c.normal < evicted_normal_;
   r.next.normal = head_;
-  return r;
 }
 
 std::vector<const EncodedMessage*> RoomLog::Backlog(uint32_t n) const {

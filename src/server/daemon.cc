@@ -34,32 +34,30 @@ rlim_t RaiseFdLimit() {
   return rl.rlim_cur;
 }
 
+// Renders a cumulative histogram whose buckets the store already keeps.
+void AppendStoreHistogram(std::string& out, std::string_view name, std::string_view help,
+                          const uint64_t* bounds, double scale,
+                          const std::vector<uint64_t>& cumulative, double sum, uint64_t count) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
+  for (size_t i = 0; i < cumulative.size(); ++i) {
+    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, bounds[i] * scale, cumulative[i]);
+  }
+  out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, count,
+                     name, sum, name, count);
+}
+
 std::string StoreMetrics(const store::StoreStats& s) {
   std::string out;
   metrics::AppendCounter(out, "chatroomd_store_pending_writes",
                          "Writes submitted to the store and not yet durable.",
                          static_cast<double>(s.pending), "gauge");
-  // Batch size: requests per group commit, as a summary-like histogram with one bucket set.
-  out += "# HELP chatroomd_store_batch_size Writes folded into one group commit.\n"
-         "# TYPE chatroomd_store_batch_size histogram\n";
-  out += "chatroomd_store_batch_size_bucket{le=\"+Inf\"} " + std::to_string(s.batches) + "\n";
-  out += "chatroomd_store_batch_size_sum " + std::to_string(s.batch_writes) + "\n";
-  out += "chatroomd_store_batch_size_count " + std::to_string(s.batches) + "\n";
-  out += "# HELP chatroomd_store_batch_latency_seconds Time to make one group commit durable.\n"
-         "# TYPE chatroomd_store_batch_latency_seconds histogram\n";
-  uint64_t cumulative = 0;
-  size_t n = sizeof store::Store::kLatencyBucketsUs / sizeof store::Store::kLatencyBucketsUs[0];
-  for (size_t i = 0; i < n && i < s.latency_buckets.size(); ++i) {
-    cumulative += s.latency_buckets[i];
-    out += "chatroomd_store_batch_latency_seconds_bucket{le=\"" +
-           fmt::format("{}", store::Store::kLatencyBucketsUs[i] / 1e6) + "\"} " +
-           std::to_string(cumulative) + "\n";
-  }
-  out += "chatroomd_store_batch_latency_seconds_bucket{le=\"+Inf\"} " +
-         std::to_string(s.batches) + "\n";
-  out += "chatroomd_store_batch_latency_seconds_sum " +
-         fmt::format("{}", static_cast<double>(s.latency_sum_us) / 1e6) + "\n";
-  out += "chatroomd_store_batch_latency_seconds_count " + std::to_string(s.batches) + "\n";
+  AppendStoreHistogram(out, "chatroomd_store_batch_size", "Writes folded into one group commit.",
+                       store::Store::kBatchSizeBuckets, 1, s.batch_size_buckets,
+                       static_cast<double>(s.batch_writes), s.batches);
+  AppendStoreHistogram(out, "chatroomd_store_batch_latency_seconds",
+                       "Time to make one group commit durable.", store::Store::kLatencyBucketsUs,
+                       1e-6, s.latency_buckets, static_cast<double>(s.latency_sum_us) / 1e6,
+                       s.batches);
   return out;
 }
 

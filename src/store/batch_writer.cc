@@ -142,6 +142,11 @@ void BatchWriter::Commit(Batch* batch) {
   batches_.fetch_add(1, std::memory_order_relaxed);
   batch_writes_.fetch_add(batch->size(), std::memory_order_relaxed);
   RecordLatency(static_cast<uint64_t>(std::max<int64_t>(latency_us, 0)));
+  const auto* size_end = std::end(Store::kBatchSizeBuckets);
+  size_counts_[std::lower_bound(std::begin(Store::kBatchSizeBuckets), size_end,
+                                static_cast<uint64_t>(batch->size())) -
+               std::begin(Store::kBatchSizeBuckets)]
+      .fetch_add(1, std::memory_order_relaxed);
   pending_.fetch_sub(batch->size(), std::memory_order_relaxed);
 
   const Status status = s.ok() ? OkStatus() : Status(StoreError("write", s));
@@ -170,6 +175,12 @@ StoreStats BatchWriter::Stats() const {
   for (size_t i = 0; i < kBuckets; ++i) {
     cumulative += latency_counts_[i].load(std::memory_order_relaxed);
     stats.latency_buckets[i] = cumulative;
+  }
+  stats.batch_size_buckets.resize(kSizeBuckets);
+  cumulative = 0;
+  for (size_t i = 0; i < kSizeBuckets; ++i) {
+    cumulative += size_counts_[i].load(std::memory_order_relaxed);
+    stats.batch_size_buckets[i] = cumulative;
   }
   return stats;
 }

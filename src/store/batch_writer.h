@@ -75,6 +75,8 @@ class BatchWriter {
   std::atomic<uint64_t> latency_sum_us_{0};
   // Per bucket, not cumulative; the last slot counts batches slower than every bucket.
   std::array<std::atomic<uint64_t>, kBuckets + 1> latency_counts_{};
+  static constexpr size_t kSizeBuckets = std::size(Store::kBatchSizeBuckets);
+  std::array<std::atomic<uint64_t>, kSizeBuckets + 1> size_counts_{};
 
   std::thread thread_;  // last: starts after everything above is initialized
 };

@@ -43,6 +43,10 @@ class RoomLog {
   bool Valid(Cursor c) const { return c.normal <= head_ && c.priority <= head_; }
   // What a poll with this cursor gets (see shared/API.md and docs/api.md for the rules).
   ReadResult Read(Cursor cursor, uint32_t limit) const;
+  // The normal part of a read: appends the newest unread normal messages that fit in `left`
+  // to r.messages and sets r.next.normal and r.gap. Used by Read, and after priority messages
+  // that came from the store.
+  void ReadNormal(Cursor cursor, size_t left, ReadResult& r) const;
   // True when Read would return at least one message.
   bool HasUnread(Cursor cursor) const;
   // The latest `n` priority messages then the latest `n` normal messages, each ascending.

@@ -98,12 +98,18 @@ struct StoreStats {
   // the +Inf bucket is `batches`. One entry per element of kLatencyBucketsUs.
   std::vector<uint64_t> latency_buckets;
   uint64_t latency_sum_us = 0;
+  // Requests per batch, cumulative the same way over kBatchSizeBuckets; the sum is
+  // batch_writes and the count is batches.
+  std::vector<uint64_t> batch_size_buckets;
 };
 
 class Store {
  public:
   static constexpr uint64_t kLatencyBucketsUs[] = {100, 250, 500, 1000, 2500, 5000,
                                                    10000, 25000, 50000, 100000, 250000};
+
+  static constexpr uint64_t kBatchSizeBuckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512,
+                                                   1024, 4096};
 
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
   virtual ~Store() = default;
