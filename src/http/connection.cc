@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <cassert>
 #include <span>
 
 #include "front.h"
@@ -166,6 +167,7 @@ void Connection::ReplyLater(WirePtr response) {
 }
 
 void Connection::Deliver(uint64_t serial, WirePtr response) {
+  assert(front_.loop->InLoop());
   if (state_ != State::kProcessing || serial != serial_) return;  // stale or closed
   poll_room_.clear();
   Write(std::move(response));

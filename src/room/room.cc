@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cassert>
 
 #include "chatroomd/room/room_host.h"
 #include "proto/chatroomd/api.pb.h"
@@ -129,6 +130,7 @@ void Room::ReleaseUser(OnlineEntry* entry, int64_t now_ms) {
 }
 
 bool Room::Sweep(int64_t now_ms, int64_t idle_unload_ms) {
+  assert(host_.loop().InLoop());  // a room is touched only on its home loop
   int64_t ttl = host_.settings().online_ttl_ms;
   while (!lru_.empty()) {
     OnlineEntry& e = lru_.front();
@@ -153,6 +155,7 @@ bool Room::Sweep(int64_t now_ms, int64_t idle_unload_ms) {
 // --- join / leave --------------------------------------------------------------------------
 
 void Room::Join(Caller caller, JoinArgs args) {
+  assert(host_.loop().InLoop());  // a room is touched only on its home loop
   if (!Ready([this, caller, args]() mutable { Join(std::move(caller), args); })) return;
   if (load_failed_) return ReplyError(caller, StoreFailed());
   if (!exists_) {
@@ -199,6 +202,7 @@ void Room::OnCreated(Status status) {
 }
 
 void Room::Leave(Caller caller) {
+  assert(host_.loop().InLoop());  // a room is touched only on its home loop
   if (!Ready([this, caller]() mutable { Leave(std::move(caller)); })) return;
   if (load_failed_) return ReplyError(caller, StoreFailed());
   if (!exists_) return ReplyError(caller, RoomNotFound());
@@ -232,6 +236,7 @@ WirePtr Room::SendResponse(uint64_t seq, bool duplicate, BodyFormat format) {
 }
 
 void Room::Send(Caller caller, SendArgs args) {
+  assert(host_.loop().InLoop());  // a room is touched only on its home loop
   if (!Ready([this, caller, args]() mutable { Send(std::move(caller), std::move(args)); })) {
     return;
   }
@@ -423,6 +428,7 @@ void Room::OnDurable(Caller caller, MessagePtr message, std::optional<std::strin
 // --- poll ----------------------------------------------------------------------------------
 
 void Room::Poll(Caller caller, PollArgs args) {
+  assert(host_.loop().InLoop());  // a room is touched only on its home loop
   if (!Ready([this, caller, args]() mutable { Poll(std::move(caller), args); })) return;
   if (load_failed_) return ReplyError(caller, StoreFailed());
   if (!exists_) return ReplyError(caller, RoomNotFound());
@@ -548,6 +554,7 @@ void Room::OnHeldTimeout(TimerNode* node) {
 }
 
 void Room::CancelPoll(Client& client, uint64_t serial) {
+  assert(host_.loop().InLoop());  // a room is touched only on its home loop
   HeldPoll& h = client.held;
   if (!h.room_hook.is_linked() || h.serial != serial || h.room != this) return;
   ClientPtr keep = std::move(h.keepalive);
@@ -578,6 +585,7 @@ void Room::ScheduleWake() {
 }
 
 void Room::WakeHeld() {
+  assert(host_.loop().InLoop());  // a room is touched only on its home loop
   if (held_.empty()) return;
   // Waiters with the same cursor, limit and format get the very same bytes: encode once.
   struct Cached {
