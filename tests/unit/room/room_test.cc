@@ -1,0 +1,251 @@
+// A room on a real loop with a real RocksDB store: the rules that need an identity other than
+// dev mode's everyone-is-admin (membership, priority rights, rate limit), idempotency under
+// concurrent repeats, held polls and their cancellation, online expiry.
+#include "chatroomd/room/room.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <mutex>
+
+#include "chatroomd/room/room_host.h"
+
+namespace chatroomd::room {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Collects the answers a room posts back, on the client loop.
+class FakeClient : public Client {
+ public:
+  explicit FakeClient(Loop& loop) : loop_(loop) {}
+  Loop& loop() override { return loop_; }
+  void Deliver(uint64_t serial, WirePtr response) override {
+    std::lock_guard lock(mu_);
+    answers_.emplace_back(serial, std::move(response));
+    cv_.notify_all();
+  }
+  // The next answer, or nullptr after a generous bound.
+  WirePtr Next(std::chrono::milliseconds within = 5s) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, within, [&] { return !answers_.empty(); })) return nullptr;
+    WirePtr w = answers_.front().second;
+    answers_.pop_front();
+    return w;
+  }
+  bool Idle(std::chrono::milliseconds for_ms) {
+    std::unique_lock lock(mu_);
+    return !cv_.wait_for(lock, for_ms, [&] { return !answers_.empty(); });
+  }
+
+ private:
+  Loop& loop_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<uint64_t, WirePtr>> answers_;
+};
+
+std::string Body(const WirePtr& w) { return w->tail.substr(2); }
+boost::json::value Json(const WirePtr& w) { return boost::json::parse(Body(w)); }
+std::string Code(const WirePtr& w) {
+  return std::string(Json(w).at("error").at("code").as_string());
+}
+
+class RoomTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("chatroomd-room-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    store::StoreOptions so;
+    so.data_dir = dir_.string();
+    so.sync_wal = false;
+    so.reader_threads = 1;
+    store_ = std::move(store::Store::Open(so).value());
+    settings_.send_rate_per_s = 1;
+    settings_.send_burst = 2;
+    settings_.online_ttl_ms = 1000;
+    loop_ = std::make_unique<Loop>("room-test", 0);
+    host_ = std::make_unique<RoomHost>(*loop_, *store_,
+                                       std::make_shared<RoomSettings>(settings_), shared_,
+                                       registry_.NewSlot());
+    client_loop_ = std::make_unique<Loop>("client", 1);
+    loop_->Start();
+    client_loop_->Start();
+  }
+
+  void TearDown() override {
+    loop_->Abort();
+    client_loop_->Abort();
+    host_.reset();
+    store_->Close();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::shared_ptr<FakeClient> NewClient() { return std::make_shared<FakeClient>(*client_loop_); }
+
+  Caller As(const std::shared_ptr<FakeClient>& c, std::string user, bool admin = false) {
+    Caller caller;
+    caller.client = c;
+    caller.serial = ++serial_;
+    caller.user = std::move(user);
+    caller.admin = admin;
+    return caller;
+  }
+
+  // Runs `op` on the room's loop.
+  void On(const std::string& room, std::function<void(Room&)> op) {
+    loop_->Post([this, room, op = std::move(op)] { op(*host_->Get(room)); });
+  }
+
+  WirePtr Join(const std::shared_ptr<FakeClient>& c, const std::string& user, bool admin = false) {
+    On("r", [caller = As(c, user, admin)](Room& r) { r.Join(caller, JoinArgs{}); });
+    return c->Next();
+  }
+
+  WirePtr Send(const std::shared_ptr<FakeClient>& c, const std::string& user, bool admin,
+               SendArgs args) {
+    On("r", [caller = As(c, user, admin), args](Room& r) { r.Send(caller, args); });
+    return c->Next();
+  }
+
+  static SendArgs Text(std::string body, bool priority = false) {
+    SendArgs a;
+    a.body = std::move(body);
+    a.priority = priority;
+    return a;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Store> store_;
+  RoomSettings settings_;
+  SharedRoomState shared_;
+  metrics::Registry registry_;
+  std::unique_ptr<Loop> loop_;
+  std::unique_ptr<Loop> client_loop_;
+  std::unique_ptr<RoomHost> host_;
+  uint64_t serial_ = 0;
+};
+
+TEST_F(RoomTest, MembershipAndPriorityRights) {
+  auto c = NewClient();
+  // No room yet: even an admin cannot post to it.
+  EXPECT_EQ(Code(Send(c, "admin", true, Text("x"))), "room_not_found");
+  ASSERT_EQ(Join(c, "alice")->status, 200);  // creates it
+
+  WirePtr w = Send(c, "bob", false, Text("hi"));
+  EXPECT_EQ(w->status, 403);
+  EXPECT_EQ(Code(w), "not_joined");
+  EXPECT_EQ(Send(c, "admin", true, Text("from the backend", true))->status, 200);
+
+  ASSERT_EQ(Join(c, "bob")->status, 200);
+  EXPECT_EQ(Json(Send(c, "bob", false, Text("hi"))).at("seq").as_string(), "2");
+  w = Send(c, "bob", false, Text("gift", true));
+  EXPECT_EQ(w->status, 403);
+  EXPECT_EQ(Code(w), "forbidden");
+
+  On("r", [caller = As(c, "bob")](Room& r) { r.Leave(caller); });
+  EXPECT_EQ(c->Next()->status, 204);
+  EXPECT_EQ(Code(Send(c, "bob", false, Text("again"))), "not_joined");
+}
+
+TEST_F(RoomTest, SendRateLimitSparesAdmins) {
+  auto c = NewClient();
+  ASSERT_EQ(Join(c, "bob")->status, 200);
+  EXPECT_EQ(Send(c, "bob", false, Text("1"))->status, 200);
+  EXPECT_EQ(Send(c, "bob", false, Text("2"))->status, 200);
+  WirePtr w = Send(c, "bob", false, Text("3"));
+  EXPECT_EQ(w->status, 429);
+  EXPECT_EQ(Code(w), "rate_limited");
+  EXPECT_NE(w->head.find("Retry-After: "), std::string::npos);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Send(c, "admin", true, Text("a"))->status, 200);
+}
+
+TEST_F(RoomTest, ConcurrentRepeatsOfOneKeyGetOneSeq) {
+  auto c = NewClient();
+  ASSERT_EQ(Join(c, "alice", true)->status, 200);
+  SendArgs a = Text("once");
+  a.client_msg_id = "k1";
+  // Both reach the room before the first is durable.
+  On("r", [c1 = As(c, "alice", true), c2 = As(c, "alice", true), a](Room& r) {
+    r.Send(c1, a);
+    r.Send(c2, a);
+  });
+  auto first = Json(c->Next());
+  auto second = Json(c->Next());
+  EXPECT_EQ(first.at("seq"), second.at("seq"));
+  EXPECT_NE(first.at("duplicate").as_bool(), second.at("duplicate").as_bool());
+  // Another sender's same key is a different message.
+  WirePtr other = Send(c, "bob", true, a);
+  EXPECT_EQ(Json(other).at("seq").as_string(), "2");
+  EXPECT_FALSE(Json(other).at("duplicate").as_bool());
+}
+
+TEST_F(RoomTest, HeldPollWokenBySendAndReleasedByCancel) {
+  auto poller = NewClient();
+  auto sender = NewClient();
+  ASSERT_EQ(Join(poller, "p")->status, 200);
+  Caller poll = As(poller, "p");
+  On("r", [poll](Room& r) { r.Poll(poll, PollArgs{}); });
+  EXPECT_TRUE(poller->Idle(100ms));  // held
+  std::promise<size_t> held;
+  On("r", [&held](Room& r) { held.set_value(r.held_count()); });
+  EXPECT_EQ(held.get_future().get(), 1u);
+
+  ASSERT_EQ(Send(sender, "s", true, Text("wake"))->status, 200);
+  WirePtr w = poller->Next();
+  ASSERT_TRUE(w);
+  auto j = Json(w);
+  ASSERT_EQ(j.at("messages").as_array().size(), 1u);
+  EXPECT_EQ(j.at("messages").at(0).at("body").as_string(), "wake");
+  EXPECT_FALSE(j.at("gap").as_bool());
+
+  // A second held poll, cancelled (the client went away): no answer, nothing held.
+  Caller again = As(poller, "p");
+  On("r", [again](Room& r) { r.Poll(again, PollArgs{}); });
+  EXPECT_TRUE(poller->Idle(100ms));
+  On("r", [again](Room& r) { r.CancelPoll(*again.client, again.serial); });
+  std::promise<size_t> after;
+  On("r", [&after](Room& r) { after.set_value(r.held_count()); });
+  EXPECT_EQ(after.get_future().get(), 0u);
+  ASSERT_EQ(Send(sender, "s", true, Text("nobody waits"))->status, 200);
+  EXPECT_TRUE(poller->Idle(200ms));
+}
+
+TEST_F(RoomTest, HeldPollTimesOutWithItsCursor) {
+  auto c = NewClient();
+  auto joined = Json(Join(c, "p"));
+  PollArgs args;
+  args.timeout_ms = 50;
+  On("r", [caller = As(c, "p"), args](Room& r) { r.Poll(caller, args); });
+  WirePtr w = c->Next(2s);
+  ASSERT_TRUE(w);
+  auto j = Json(w);
+  EXPECT_TRUE(j.at("messages").as_array().empty());
+  EXPECT_EQ(j.at("cursor"), joined.at("cursor"));
+}
+
+TEST_F(RoomTest, OnlineExpiresAfterTtlUnlessPolling) {
+  auto c = NewClient();
+  ASSERT_EQ(Join(c, "idle")->status, 200);
+  ASSERT_EQ(Join(c, "active")->status, 200);
+  On("r", [caller = As(c, "active")](Room& r) { r.Poll(caller, PollArgs{}); });
+  std::promise<int64_t> before, after;
+  On("r", [&](Room& r) {
+    before.set_value(r.online());
+    r.Sweep(TimerWheel::NowMs() + 10'000, 1'000'000);
+    after.set_value(r.online());
+  });
+  EXPECT_EQ(before.get_future().get(), 2);
+  EXPECT_EQ(after.get_future().get(), 1);  // the held poll keeps "active" online
+}
+
+}  // namespace
+}  // namespace chatroomd::room
