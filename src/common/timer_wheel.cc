@@ -47,8 +47,9 @@ void TimerWheel::Arm() {
   armed_ = true;
   timer_.expires_after(std::chrono::milliseconds(tick_ms_));
   timer_.async_wait([this](const boost::system::error_code& ec) {
-    armed_ = false;
+    // Aborted only by ~TimerWheel (nothing else cancels timer_): `this` may be gone.
     if (ec) return;
+    armed_ = false;
     OnTick();
   });
 }
