@@ -303,6 +303,7 @@ TEST_F(HttpLimitTest, ConnectionsPastTheLimitAreRefused) {
     std::vector<Response> responses = ParseResponses(read.data, read.closed);
     if (!responses.empty()) {
       EXPECT_TRUE(IsError(responses[0], 503, "overloaded"));
+      EXPECT_TRUE(responses[0].HasHeader("Retry-After")) << DumpHeaders(responses[0]);
     }
   }
   for (auto& c : clients) {
