@@ -123,6 +123,8 @@ void Connection::Parse() {
     if (!parser_->is_done()) return;
     Request request = parser_->release();
     parser_.reset();
+    // A held poll should cost no buffer: give back what the request needed.
+    if (in_.empty() && in_.capacity() > 64) std::string().swap(in_);
     // Framing that could be read two ways is refused, so nothing can be smuggled past us.
     if (request.count(beast_http::field::content_length) > 0 &&
         request.count(beast_http::field::transfer_encoding) > 0) {
