@@ -55,7 +55,7 @@ rm -f "$workdir/nginx.pid"
 children() {  # PIDs whose parent is $1, from /proc (no procps needed)
   local s line rest
   for s in /proc/[0-9]*/stat; do
-    read -r line < "$s" 2>/dev/null || continue
+    { read -r line < "$s"; } 2>/dev/null || continue  # it may have exited meanwhile
     rest=${line##*) }
     set -- $rest
     [[ $2 == "$master" ]] && { line=${s#/proc/}; echo "${line%/stat}"; }
