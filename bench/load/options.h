@@ -1,0 +1,42 @@
+// crload's command line. See README.md for what each flag means.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace crload {
+
+enum class Target { kChatroomd, kNchan };
+
+struct Options {
+  Target target = Target::kChatroomd;
+  std::string host = "127.0.0.1";
+  int port = 0;
+  uint32_t pollers = 1000;
+  uint32_t rooms = 1;
+  uint64_t messages = 100;
+  double rate = 0;  // msgs/s over all publishers; 0 = flat out
+  uint32_t publishers = 4;
+  uint32_t workers = 0;  // 0 = ceil(pollers / 15000)
+  uint32_t sources = 0;  // 0 = ceil(pollers / 4000), at most 250
+  std::vector<pid_t> server_pids;
+  uint32_t poll_timeout_ms = 30000;
+  double drain_s = 10;
+  double duration_s = 120;
+  std::string room_prefix = "bench";
+  uint32_t setup_concurrency = 256;  // connects + joins in flight per worker
+  bool quiet = false;
+
+  sockaddr_in dst{};  // resolved from host/port
+  const char* target_name() const { return target == Target::kNchan ? "nchan" : "chatroomd"; }
+  std::string RoomName(uint32_t room) const { return room_prefix + std::to_string(room); }
+};
+
+// Parses argv into opts; on error prints why (and usage) to stderr and returns false.
+bool ParseOptions(int argc, char** argv, Options& opts);
+
+}  // namespace crload
