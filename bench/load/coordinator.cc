@@ -303,8 +303,8 @@ int Coordinator::Run() {
   }
   Publisher pub(opts_, epfd_, kPubTag);
   if (!setup_failed_) {
-    Log("%u pollers hold a poll (%u failed) after %.3f s; settling", pollers_ok_,
-        pollers_failed_, Seconds(all_sent_ns_ - t0_));
+    Log("%u pollers hold a poll (%u failed) after %.3f s; settling", pollers_ok_, pollers_failed_,
+        Seconds(all_sent_ns_ - t0_));
     Settle();
     rss_held_kb_ = pids.empty() ? -1 : ReadRssKb(pids);
     Log("held at %.3f s; server RSS %lld kB (base %lld kB)", Seconds(held_ns_ - t0_),
@@ -350,7 +350,8 @@ int Coordinator::Run() {
           static_cast<double>(published_) / pub_s, Num(opts_.rate).c_str());
     }
     Log("published %llu (%llu errors) in %.3f s; draining",
-        static_cast<unsigned long long>(published_), static_cast<unsigned long long>(publish_errors_),
+        static_cast<unsigned long long>(published_),
+        static_cast<unsigned long long>(publish_errors_),
         Seconds(publish_end_ns_ - publish_start_ns_));
 
     // Phase 3: drain.
@@ -360,8 +361,8 @@ int Coordinator::Run() {
     drain_complete_ = AllWorkers(&WorkerProc::done);
     drain_end_ns_ = NowNs();
     cpu_drain_end_ = pids.empty() ? -1 : ReadCpuSeconds(pids);
-    Log(drain_complete_ ? "every poller has every message" : "drain ended with pollers missing "
-                                                             "messages");
+    Log("%s", drain_complete_ ? "every poller has every message"
+                              : "drain ended with pollers still missing messages");
   }
   publisher_ = nullptr;
   StopWorkers();
@@ -405,41 +406,39 @@ void Coordinator::Report() {
   double achieved = publish_s > 0 ? static_cast<double>(published_) / publish_s : 0;
 
   if (ran || !opts_.quiet) {
-    std::fprintf(stderr,
-                 "\n== crload %s: %u pollers (%u ok, %u failed) in %u rooms ==\n"
-                 "held:        all first polls out at %.3f s, server quiet at %.3f s%s\n"
-                 "server RSS:  base %lld kB, held %lld kB, end %lld kB -> %.0f bytes per poll\n"
-                 "published:   %llu of %llu in %.3f s (%.0f msgs/s), %llu publish errors\n"
-                 "deliveries:  %llu of %llu expected, %.0f/s; lost %llu, duplicated %llu, "
-                 "skipped under gap %llu%s\n"
-                 "responses:   %llu with messages (%.3f per delivery), %llu empty, %llu early "
-                 "answers, %llu reconnects, %llu stray\n"
-                 "latency ms:  p50 %.3f  p95 %.3f  p99 %.3f  max %.3f (publish ack p50 %.3f p99 "
-                 "%.3f)\n"
-                 "cpu s:       server %.2f publish+drain (%.2f us/delivery), %.2f whole run; "
-                 "client %.2f\n"
-                 "errors:      %llu; duration %.3f s\n",
-                 opts_.target_name(), opts_.pollers, pollers_ok_, pollers_failed_, opts_.rooms,
-                 sent_s, held_s, settled_ ? "" : " (not measured or not quiet)",
-                 static_cast<long long>(rss_base_kb_), static_cast<long long>(rss_held_kb_),
-                 static_cast<long long>(rss_end_kb_), have_held ? rss_per_poll : 0.0,
-                 static_cast<unsigned long long>(published_),
-                 static_cast<unsigned long long>(opts_.messages), publish_s, achieved,
-                 static_cast<unsigned long long>(publish_errors_),
-                 static_cast<unsigned long long>(t.deliveries),
-                 static_cast<unsigned long long>(t.expected), dps,
-                 static_cast<unsigned long long>(t.lost),
-                 static_cast<unsigned long long>(t.duplicated),
-                 static_cast<unsigned long long>(t.skipped_gap),
-                 drain_complete_ ? "" : " (drain incomplete)",
-                 static_cast<unsigned long long>(t.responses), rpd,
-                 static_cast<unsigned long long>(t.empty_answers),
-                 static_cast<unsigned long long>(t.early_answers),
-                 static_cast<unsigned long long>(t.reconnects),
-                 static_cast<unsigned long long>(t.stray), lat_ms[0], lat_ms[1], lat_ms[2],
-                 lat_ms[3], ack_ms[0], ack_ms[1], have_pub_cpu ? server_cpu : 0.0, have_pub_cpu ? us_per : 0.0,
-                 have_server ? server_total : 0.0, client_cpu_s_,
-                 static_cast<unsigned long long>(errors), Seconds(end_ns_ - t0_));
+    std::fprintf(
+        stderr,
+        "\n== crload %s: %u pollers (%u ok, %u failed) in %u rooms ==\n"
+        "held:        all first polls out at %.3f s, server quiet at %.3f s%s\n"
+        "server RSS:  base %lld kB, held %lld kB, end %lld kB -> %.0f bytes per poll\n"
+        "published:   %llu of %llu in %.3f s (%.0f msgs/s), %llu publish errors\n"
+        "deliveries:  %llu of %llu expected, %.0f/s; lost %llu, duplicated %llu, "
+        "skipped under gap %llu%s\n"
+        "responses:   %llu with messages (%.3f per delivery), %llu empty, %llu early "
+        "answers, %llu reconnects, %llu stray\n"
+        "latency ms:  p50 %.3f  p95 %.3f  p99 %.3f  max %.3f (publish ack p50 %.3f p99 "
+        "%.3f)\n"
+        "cpu s:       server %.2f publish+drain (%.2f us/delivery), %.2f whole run; "
+        "client %.2f\n"
+        "errors:      %llu; duration %.3f s\n",
+        opts_.target_name(), opts_.pollers, pollers_ok_, pollers_failed_, opts_.rooms, sent_s,
+        held_s, settled_ ? "" : " (not measured or not quiet)",
+        static_cast<long long>(rss_base_kb_), static_cast<long long>(rss_held_kb_),
+        static_cast<long long>(rss_end_kb_), have_held ? rss_per_poll : 0.0,
+        static_cast<unsigned long long>(published_),
+        static_cast<unsigned long long>(opts_.messages), publish_s, achieved,
+        static_cast<unsigned long long>(publish_errors_),
+        static_cast<unsigned long long>(t.deliveries), static_cast<unsigned long long>(t.expected),
+        dps, static_cast<unsigned long long>(t.lost), static_cast<unsigned long long>(t.duplicated),
+        static_cast<unsigned long long>(t.skipped_gap),
+        drain_complete_ ? "" : " (drain incomplete)", static_cast<unsigned long long>(t.responses),
+        rpd, static_cast<unsigned long long>(t.empty_answers),
+        static_cast<unsigned long long>(t.early_answers),
+        static_cast<unsigned long long>(t.reconnects), static_cast<unsigned long long>(t.stray),
+        lat_ms[0], lat_ms[1], lat_ms[2], lat_ms[3], ack_ms[0], ack_ms[1],
+        have_pub_cpu ? server_cpu : 0.0, have_pub_cpu ? us_per : 0.0,
+        have_server ? server_total : 0.0, client_cpu_s_, static_cast<unsigned long long>(errors),
+        Seconds(end_ns_ - t0_));
   }
 
   auto u = [](uint64_t v) { return std::to_string(v); };

@@ -11,12 +11,12 @@ namespace crload {
 
 struct HttpResponse {
   int status = 0;
-  size_t total_len = 0;        // bytes of the buffer this response used (headers + body)
-  std::string_view body;       // into the buffer, or into the scratch for chunked bodies
+  size_t total_len = 0;   // bytes of the buffer this response used (headers + body)
+  std::string_view body;  // into the buffer, or into the scratch for chunked bodies
   std::string_view content_type;
   std::string_view last_modified;
   std::string_view etag;
-  bool close = false;          // server said Connection: close (or HTTP/1.0)
+  bool close = false;  // server said Connection: close (or HTTP/1.0)
 };
 
 enum class Parse { kIncomplete, kComplete, kBad };
@@ -90,8 +90,7 @@ bool ForEachNchanMessage(const HttpResponse& r, F&& on_body) {
       body_start = hdr_end + 4;
     }
     size_t next = b.find("\r\n--", body_start);
-    while (next != std::string_view::npos &&
-           b.compare(next + 4, boundary.size(), boundary) != 0) {
+    while (next != std::string_view::npos && b.compare(next + 4, boundary.size(), boundary) != 0) {
       next = b.find("\r\n--", next + 1);
     }
     if (next == std::string_view::npos) return false;

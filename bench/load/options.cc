@@ -106,8 +106,8 @@ bool ParseOptions(int argc, char** argv, Options& o) {
       size_t start = 0;
       while (ok && start <= value.size()) {
         size_t comma = value.find(',', start);
-        std::string one = value.substr(start, comma == std::string::npos ? std::string::npos
-                                                                          : comma - start);
+        std::string one =
+            value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         uint32_t pid;
         if (!one.empty()) {
           ok = ToU32(one, pid) && pid > 0;

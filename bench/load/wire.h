@@ -8,9 +8,9 @@ namespace crload {
 
 enum MsgType : uint32_t {
   // worker -> parent
-  kMsgReady = 1,  // ReadyMsg: every poller has its first poll sent (or has failed setup)
-  kMsgDone = 2,   // every poller has every published message of its room
-  kMsgFinal = 3,  // FinalStats followed by the histogram
+  kMsgReady = 1,       // ReadyMsg: every poller has its first poll sent (or has failed setup)
+  kMsgDone = 2,        // every poller has every published message of its room
+  kMsgFinal = 3,       // FinalStats followed by the histogram
   kMsgPublishAck = 4,  // kMsgPublishStart seen
   // parent -> worker
   kMsgPublishStart = 10,  // no payload: answers from now on are deliveries, not early answers;
@@ -29,8 +29,8 @@ struct ReadyMsg {
 struct FinalStats {
   uint64_t pollers_ok = 0;
   uint64_t failed = 0;
-  uint64_t deliveries = 0;    // unique (poller, pubseq) received
-  uint64_t expected = 0;      // sum over set-up pollers of published[room]
+  uint64_t deliveries = 0;  // unique (poller, pubseq) received
+  uint64_t expected = 0;    // sum over set-up pollers of published[room]
   uint64_t duplicated = 0;
   uint64_t skipped_gap = 0;
   uint64_t lost = 0;
@@ -39,8 +39,8 @@ struct FinalStats {
   uint64_t early_answers = 0;  // any poll answer before the publish phase started
   uint64_t errors = 0;         // HTTP errors, connect failures, unparsable answers
   uint64_t reconnects = 0;
-  uint64_t stray = 0;          // bodies not ours or of another room
-  uint64_t incomplete = 0;     // pollers that did not get everything by the end
+  uint64_t stray = 0;       // bodies not ours or of another room
+  uint64_t incomplete = 0;  // pollers that did not get everything by the end
   int64_t first_delivery_ns = 0;
   int64_t last_delivery_ns = 0;
 };
