@@ -49,21 +49,25 @@ log() { echo "run.sh: $*" >&2; }
 
 # --- scenarios --------------------------------------------------------------------------
 # id | title | servers | pollers rooms messages rate publishers poll_timeout_ms drain_s duration_s | figures
-# duration_s bounds the whole crload run (connect, hold, publish, drain); for (a), which
-# publishes nothing, it is how long the pollers are held. Figures: crload JSON keys.
+# duration_s bounds the whole crload run (connect + join + first poll, settle, publish, drain);
+# drain_s is how long after the last publish crload waits for every poller to have every
+# message. (a) publishes nothing: it measures the server once every poll is held. Figures:
+# crload JSON keys. A crload publisher has one send in flight (it waits for the ack), so a
+# paced scenario has enough publishers that a slow ack does not lower the offered rate; the
+# "publish rate achieved" row shows whether it did.
 scenarios_full='
 a|(a) 10k idle pollers held|chatroomd,nchan,floor|10000 100 0 0 1 60000 0 20|rss_per_poll_bytes held_s errors
-b|(b) fan-out 10k pollers, 1 room, 1 msg/s|chatroomd,nchan,floor|10000 1 25 1 1 60000 5 60|lat_p50_ms lat_p99_ms lost server_cpu_us_per_delivery errors
-c|(c) fan-out 10k pollers, 1 room, 10 msg/s|chatroomd,nchan,floor|10000 1 30 10 1 60000 5 45|lat_p50_ms lat_p99_ms lost server_cpu_us_per_delivery errors
-d|(d) 1k pollers, 1 room, publish flat out|chatroomd,nchan|1000 1 3000 0 4 60000 5 60|deliveries_per_s lost skipped_gap errors
-e|(e) 1,000 rooms x 10 pollers, 500 msg/s|chatroomd,nchan,floor|10000 1000 5000 500 4 60000 5 50|lat_p50_ms lat_p99_ms lost errors
+b|(b) fan-out 10k pollers, 1 room, 1 msg/s|chatroomd,nchan,floor|10000 1 25 1 2 60000 5 60|lat_p50_ms lat_p99_ms lost server_cpu_us_per_delivery publish_rate_achieved errors
+c|(c) fan-out 10k pollers, 1 room, 10 msg/s|chatroomd,nchan,floor|10000 1 30 10 4 60000 5 45|lat_p50_ms lat_p99_ms lost server_cpu_us_per_delivery publish_rate_achieved errors
+d|(d) 1k pollers, 1 room, publish flat out|chatroomd,nchan|1000 1 3000 0 4 60000 5 60|deliveries_per_s lost skipped_gap publish_rate_achieved responses_per_delivery errors
+e|(e) 1,000 rooms x 10 pollers, 500 msg/s|chatroomd,nchan,floor|10000 1000 5000 500 4 60000 5 50|lat_p50_ms lat_p99_ms lost publish_rate_achieved errors
 '
 scenarios_quick='
 a|(a) 1k idle pollers held|chatroomd,nchan,floor|1000 10 0 0 1 60000 0 5|rss_per_poll_bytes held_s errors
-b|(b) fan-out 1k pollers, 1 room, 1 msg/s|chatroomd,nchan,floor|1000 1 5 1 1 60000 3 20|lat_p50_ms lat_p99_ms lost server_cpu_us_per_delivery errors
-c|(c) fan-out 1k pollers, 1 room, 10 msg/s|chatroomd,nchan,floor|1000 1 20 10 1 60000 3 20|lat_p50_ms lat_p99_ms lost server_cpu_us_per_delivery errors
-d|(d) 200 pollers, 1 room, publish flat out|chatroomd,nchan|200 1 500 0 4 60000 3 30|deliveries_per_s lost skipped_gap errors
-e|(e) 100 rooms x 10 pollers, 100 msg/s|chatroomd,nchan,floor|1000 100 500 100 2 60000 3 20|lat_p50_ms lat_p99_ms lost errors
+b|(b) fan-out 1k pollers, 1 room, 1 msg/s|chatroomd,nchan,floor|1000 1 5 1 2 60000 3 20|lat_p50_ms lat_p99_ms lost server_cpu_us_per_delivery publish_rate_achieved errors
+c|(c) fan-out 1k pollers, 1 room, 10 msg/s|chatroomd,nchan,floor|1000 1 20 10 4 60000 3 20|lat_p50_ms lat_p99_ms lost server_cpu_us_per_delivery publish_rate_achieved errors
+d|(d) 200 pollers, 1 room, publish flat out|chatroomd,nchan|200 1 500 0 4 60000 3 30|deliveries_per_s lost skipped_gap publish_rate_achieved responses_per_delivery errors
+e|(e) 100 rooms x 10 pollers, 100 msg/s|chatroomd,nchan,floor|1000 100 500 100 2 60000 3 20|lat_p50_ms lat_p99_ms lost publish_rate_achieved errors
 '
 # The test suite's smoke run (bench/smoke.sh): a few hundred pollers for a few seconds.
 scenarios_smoke='
@@ -79,7 +83,9 @@ declare -A label=(
   [lat_p50_ms]='p50 latency (ms)' [lat_p99_ms]='p99 latency (ms)' [lost]='lost'
   [duplicated]='duplicated' [skipped_gap]='skipped under gap' [errors]='errors'
   [server_cpu_us_per_delivery]='server CPU per delivery (µs)'
-  [deliveries_per_s]='deliveries/s' [deliveries]='deliveries')
+  [deliveries_per_s]='deliveries/s' [deliveries]='deliveries'
+  [publish_rate_achieved]='publish rate achieved (msg/s)'
+  [responses_per_delivery]='responses per delivery')
 # Counts compare by difference, not ratio.
 declare -A is_count=([lost]=1 [duplicated]=1 [skipped_gap]=1 [errors]=1 [deliveries]=1)
 
@@ -266,6 +272,7 @@ while IFS='|' read -r id t s p f; do
 done <<< "$scenarios"
 
 started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for server in chatroomd nchan floor; do
   [[ ,$only, == *",$server,"* ]] || continue
   for id in "${ids[@]}"; do
@@ -279,7 +286,7 @@ fmt() {  # fmt KEY VALUE
   local v=$2
   [[ $v =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]] || { echo "${v:-—}"; return; }
   case $1 in
-    lat_*|held_s|server_cpu_us_per_delivery) awk -v x="$v" 'BEGIN { printf (x < 10 ? "%.2f" : "%.1f"), x }' ;;
+    lat_*|held_s|server_cpu_us_per_delivery|publish_rate_achieved|responses_per_delivery) awk -v x="$v" 'BEGIN { printf (x < 10 ? "%.2f" : "%.1f"), x }' ;;
     *) awk -v x="$v" 'BEGIN { printf "%.0f", x }' ;;
   esac
 }
@@ -318,6 +325,7 @@ table() {
 
 machine() {
   echo "- run: $started_at, \`bench/run.sh$([[ $mode == full ]] || echo " --$mode")\`, commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  echo "- load average at the start: $load_at_start (other jobs on the box add noise)"
   echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/^Mem:/ { print $2 " GiB RAM" }'), kernel $(uname -r), open files $(ulimit -Hn)"
   echo "- nginx $(/usr/sbin/nginx -v 2>&1 | sed 's/.*nginx\///'), Nchan $(dpkg-query -W -f '${Version}' libnginx-mod-nchan 2>/dev/null || echo '?')"
   echo "- crload --workers $workers; chatroomd with config/chatroomd.textproto as shipped (sync_wal: true)"
