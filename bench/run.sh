@@ -59,14 +59,14 @@ scenarios_full='
 a|(a) 10k idle pollers held|chatroomd,nchan,floor|10000 100 0 0 1 60000 0 20|rss_per_poll_bytes held_s errors
 b|(b) fan-out 10k pollers, 1 room, 1 msg/s|chatroomd,nchan,floor|10000 1 25 1 2 60000 5 60|lat_p50_ms lat_p99_ms lost server_cpu_us_per_delivery publish_rate_achieved errors
 c|(c) fan-out 10k pollers, 1 room, 10 msg/s|chatroomd,nchan,floor|10000 1 30 10 4 60000 5 45|lat_p50_ms lat_p99_ms lost server_cpu_us_per_delivery publish_rate_achieved errors
-d|(d) 1k pollers, 1 room, publish flat out|chatroomd,nchan|1000 1 3000 0 4 60000 5 60|deliveries_per_s lost skipped_gap publish_rate_achieved responses_per_delivery errors
+d|(d) 1k pollers, 1 room, publish flat out|chatroomd,nchan|1000 1 3000 0 4 60000 5 60|deliveries_per_s lost skipped_gap lat_p50_ms lat_p99_ms publish_rate_achieved responses_per_delivery errors
 e|(e) 1,000 rooms x 10 pollers, 500 msg/s|chatroomd,nchan,floor|10000 1000 5000 500 4 60000 5 50|lat_p50_ms lat_p99_ms lost publish_rate_achieved errors
 '
 scenarios_quick='
 a|(a) 1k idle pollers held|chatroomd,nchan,floor|1000 10 0 0 1 60000 0 5|rss_per_poll_bytes held_s errors
 b|(b) fan-out 1k pollers, 1 room, 1 msg/s|chatroomd,nchan,floor|1000 1 5 1 2 60000 3 20|lat_p50_ms lat_p99_ms lost server_cpu_us_per_delivery publish_rate_achieved errors
 c|(c) fan-out 1k pollers, 1 room, 10 msg/s|chatroomd,nchan,floor|1000 1 20 10 4 60000 3 20|lat_p50_ms lat_p99_ms lost server_cpu_us_per_delivery publish_rate_achieved errors
-d|(d) 200 pollers, 1 room, publish flat out|chatroomd,nchan|200 1 500 0 4 60000 3 30|deliveries_per_s lost skipped_gap publish_rate_achieved responses_per_delivery errors
+d|(d) 200 pollers, 1 room, publish flat out|chatroomd,nchan|200 1 500 0 4 60000 3 30|deliveries_per_s lost skipped_gap lat_p50_ms lat_p99_ms publish_rate_achieved responses_per_delivery errors
 e|(e) 100 rooms x 10 pollers, 100 msg/s|chatroomd,nchan,floor|1000 100 500 100 2 60000 3 20|lat_p50_ms lat_p99_ms lost publish_rate_achieved errors
 '
 # The test suite's smoke run (bench/smoke.sh): a few hundred pollers for a few seconds.
