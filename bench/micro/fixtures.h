@@ -1,0 +1,57 @@
+// Sample data shared by the micro-benchmarks: realistic message records and pre-encoded
+// messages, built outside the timed loops.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chatroomd/room/message.h"
+#include "chatroomd/store/store.h"
+
+namespace chatroomd::bench {
+
+inline constexpr std::string_view kRoom = "room-7f3a9c";
+
+// Printable ASCII with spaces: nothing to escape, like most chat text.
+inline std::string SampleBody(size_t bytes) {
+  static constexpr std::string_view kText =
+      "the quick brown fox jumps over the lazy dog while the room keeps talking ";
+  std::string body;
+  body.reserve(bytes);
+  while (body.size() < bytes) body += kText.substr(0, std::min(kText.size(), bytes - body.size()));
+  return body;
+}
+
+inline store::MessageRecord SampleRecord(uint64_t seq, size_t body_bytes, bool priority = false) {
+  store::MessageRecord r;
+  r.seq = seq;
+  r.priority = priority;
+  r.sender = "user-" + std::to_string(100000 + seq % 5000);
+  r.type = "text";
+  r.body = SampleBody(body_bytes);
+  r.ts_ms = 1732380000000 + static_cast<int64_t>(seq) * 37;
+  return r;
+}
+
+// `n` messages with seqs first_seq.., each encoded once as a room does.
+inline std::vector<room::MessagePtr> SampleMessages(size_t n, size_t body_bytes,
+                                                    uint64_t first_seq = 1000) {
+  std::vector<room::MessagePtr> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(room::EncodeMessage(SampleRecord(first_seq + i, body_bytes), 0));
+  }
+  return out;
+}
+
+inline std::vector<const room::EncodedMessage*> Raw(const std::vector<room::MessagePtr>& v) {
+  std::vector<const room::EncodedMessage*> out;
+  out.reserve(v.size());
+  for (const auto& m : v) out.push_back(m.get());
+  return out;
+}
+
+}  // namespace chatroomd::bench
