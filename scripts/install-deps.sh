@@ -5,9 +5,10 @@ set -euo pipefail
 
 packages=(
   g++ cmake ninja-build pkg-config ccache
-  libboost1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev libboost-json1.81-dev
+  libboost1.81-dev libboost-program-options1.81-dev libboost-json1.81-dev
   libprotobuf-dev protobuf-compiler librocksdb-dev libspdlog-dev libxxhash-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  nginx libnginx-mod-nchan
 )
 missing=()
 for p in "${packages[@]}"; do

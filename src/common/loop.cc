@@ -33,6 +33,36 @@ void Loop::Start() {
   });
 }
 
+void Loop::Send(Loop& target, std::function<void()> fn) {
+  Loop* self = current_loop;
+  if (!self || self == &target) {
+    target.Post(std::move(fn));
+    return;
+  }
+  Outbox* box = nullptr;
+  for (auto& b : self->outboxes_) {
+    if (b.target == &target) box = &b;
+  }
+  if (!box) box = &self->outboxes_.emplace_back(Outbox{&target, {}});
+  box->items.push_back(std::move(fn));
+  if (!self->flush_posted_) {
+    self->flush_posted_ = true;
+    // Runs after the handlers already queued on this loop, i.e. at the end of this turn.
+    self->Post([self] { self->FlushOutboxes(); });
+  }
+}
+
+void Loop::FlushOutboxes() {
+  flush_posted_ = false;
+  for (auto& box : outboxes_) {
+    if (box.items.empty()) continue;
+    box.target->Post([items = std::move(box.items)]() mutable {
+      for (auto& fn : items) fn();
+    });
+    box.items.clear();
+  }
+}
+
 void Loop::Stop() {
   work_.reset();
   if (thread_.joinable()) thread_.join();

@@ -63,43 +63,57 @@ void Connection::OnTimer(TimerNode* node) {
 void Connection::WaitReadable() {
   if (waiting_readable_ || state_ == State::kClosed) return;
   waiting_readable_ = true;
-  socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                     [self = shared_from_this()](const error_code& ec) {
-                       self->waiting_readable_ = false;
-                       self->OnReadable(ec);
-                     });
+  // A read with a real (small, inline) buffer rather than a readiness wait: Asio re-arms a
+  // readiness wait with an epoll_ctl each time, a read op rides on the edge-triggered
+  // registration the socket already has. A typical poll request fits in the buffer.
+  socket_.async_read_some(asio::buffer(inbuf_),
+                          [self = shared_from_this()](const error_code& ec, size_t n) {
+                            self->waiting_readable_ = false;
+                            self->OnRead(ec, n);
+                          });
 }
 
-void Connection::OnReadable(const error_code& ec) {
+void Connection::OnRead(const error_code& ec, size_t n) {
   if (state_ == State::kClosed) return;
   if (ec) return PeerGone();
-  // While a request is being answered, buffer what comes (pipelined requests) but only up
-  // to one more request's worth; past that, stop reading until the answer is out.
-  size_t cap = limits_.max_header_bytes + limits_.max_body_bytes;
-  for (;;) {
-    if (state_ != State::kReading && in_.size() >= cap) return;
-    error_code rec;
-    size_t n = socket_.read_some(asio::buffer(front_.scratch), rec);
-    if (rec == asio::error::would_block || rec == asio::error::try_again) break;
-    if (rec) return PeerGone();
-    if (in_.empty() && state_ == State::kReading && !parser_) {
-      // First bytes of a request: it must now arrive whole within the read timeout.
-      ArmTimer(limits_.read_timeout_ms);
-    }
-    in_.append(front_.scratch.data(), n);
-    if (state_ == State::kReading) {
-      Parse();
+  Take(inbuf_.data(), n);
+  if (state_ == State::kClosed) return;
+  if (n == inbuf_.size()) {
+    // The buffer filled up: take the rest that is already there.
+    size_t cap = limits_.max_header_bytes + limits_.max_body_bytes;
+    for (;;) {
+      if (state_ != State::kReading && in_.size() >= cap) return;  // resume after the answer
+      error_code rec;
+      size_t got = socket_.read_some(asio::buffer(front_.scratch), rec);
+      if (rec == asio::error::would_block || rec == asio::error::try_again) break;
+      if (rec) return PeerGone();
+      Take(front_.scratch.data(), got);
       if (state_ == State::kClosed) return;
+      if (got < front_.scratch.size()) break;
     }
-    if (n < front_.scratch.size()) break;
+  }
+  // While a request is being answered, buffer what comes (pipelined requests) but only up to
+  // one more request's worth; past that, stop reading until the answer is out.
+  if (state_ != State::kReading &&
+      in_.size() >= limits_.max_header_bytes + limits_.max_body_bytes) {
+    return;
   }
   WaitReadable();
+}
+
+void Connection::Take(const char* data, size_t n) {
+  if (in_.empty() && state_ == State::kReading && !parser_) {
+    // First bytes of a request: it must now arrive whole within the read timeout.
+    ArmTimer(limits_.read_timeout_ms);
+  }
+  in_.append(data, n);
+  if (state_ == State::kReading) Parse();
 }
 
 void Connection::Parse() {
   while (state_ == State::kReading && !in_.empty()) {
     if (!parser_) {
-      parser_ = std::make_unique<beast_http::request_parser<beast_http::string_body>>();
+      parser_ = std::make_unique<RequestParser>();
       parser_->header_limit(limits_.max_header_bytes);
       parser_->body_limit(limits_.max_body_bytes);
       parser_->eager(true);
@@ -121,20 +135,19 @@ void Connection::Parse() {
     }
     if (ec) return Fail(400, ErrorCode::kBadRequest, "malformed HTTP request: " + ec.message());
     if (!parser_->is_done()) return;
-    Request request = parser_->release();
+    Request request = std::move(parser_->request());
     parser_.reset();
     // A held poll should cost no buffer: give back what the request needed.
     if (in_.empty() && in_.capacity() > 64) std::string().swap(in_);
     // Framing that could be read two ways is refused, so nothing can be smuggled past us.
-    if (request.count(beast_http::field::content_length) > 0 &&
-        request.count(beast_http::field::transfer_encoding) > 0) {
+    if (request.content_length_count > 0 && request.transfer_encoding_count > 0) {
       return Fail(400, ErrorCode::kBadRequest,
                   "Content-Length together with Transfer-Encoding is not allowed");
     }
-    if (request.count(beast_http::field::content_length) > 1) {
+    if (request.content_length_count > 1) {
       return Fail(400, ErrorCode::kBadRequest, "more than one Content-Length");
     }
-    if (request.version() >= 11 && request.count(beast_http::field::host) != 1) {
+    if (request.version >= 11 && request.host_count != 1) {
       return Fail(400, ErrorCode::kBadRequest, "an HTTP/1.1 request needs exactly one Host");
     }
     Dispatch(std::move(request));
@@ -158,7 +171,7 @@ void Connection::Dispatch(Request request) {
   front_.wheel.Cancel(timer_);
   endpoint_ = metrics::Endpoint::kOther;
   poll_room_.clear();
-  close_after_write_ = !request.keep_alive();
+  close_after_write_ = !request.keep_alive;
   router_.Handle(*this, request);
 }
 

@@ -2,9 +2,8 @@
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <optional>
@@ -16,11 +15,11 @@
 #include "chatroomd/http/server.h"
 #include "chatroomd/metrics/metrics.h"
 #include "chatroomd/room/client.h"
+#include "request.h"
 
 namespace chatroomd::http {
 
 namespace beast_http = boost::beast::http;
-using Request = beast_http::request<beast_http::string_body>;
 
 struct FrontLimits {
   uint32_t max_header_bytes = 8192;
@@ -69,7 +68,9 @@ class Connection final : public room::Client, public std::enable_shared_from_thi
   enum class State { kReading, kProcessing, kWriting, kClosed };
 
   void WaitReadable();
-  void OnReadable(const boost::system::error_code& ec);
+  void OnRead(const boost::system::error_code& ec, size_t n);
+  // Appends received bytes and parses them when no request is in progress.
+  void Take(const char* data, size_t n);
   // Parses what is buffered; dispatches a complete request.
   void Parse();
   void Fail(int status, ErrorCode code, std::string message);
@@ -90,6 +91,7 @@ class Connection final : public room::Client, public std::enable_shared_from_thi
 
   State state_ = State::kReading;
   bool waiting_readable_ = false;
+  std::array<char, 256> inbuf_;  // the read in flight lands here
   bool close_after_write_ = false;
   bool peer_closed_ = false;
   uint64_t serial_ = 0;
@@ -97,7 +99,7 @@ class Connection final : public room::Client, public std::enable_shared_from_thi
   std::string poll_room_;
 
   std::string in_;  // unparsed bytes of the next request(s)
-  std::unique_ptr<beast_http::request_parser<beast_http::string_body>> parser_;
+  std::unique_ptr<RequestParser> parser_;
   WirePtr out_;     // the response being written
   bool out_close_header_ = false;
   struct ConnTimer : TimerNode {

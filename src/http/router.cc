@@ -1,5 +1,4 @@
 #include <boost/beast/http/field.hpp>
-#include <boost/url/parse.hpp>
 
 #include <charconv>
 
@@ -31,23 +30,8 @@ Result<uint64_t> ParseUint(std::string_view name, std::string_view text, uint64_
   return v;
 }
 
-bool HeaderHas(const Request& req, beast_http::field f, std::string_view token) {
-  auto it = req.find(f);
-  return it != req.end() && std::string_view(it->value()).find(token) != std::string_view::npos;
-}
-
-BodyFormat ResponseFormat(const Request& req) {
-  return HeaderHas(req, beast_http::field::accept, "application/x-protobuf")
-             ? BodyFormat::kProtobuf
-             : BodyFormat::kJson;
-}
-
-bool IsProtobufBody(const Request& req) {
-  return HeaderHas(req, beast_http::field::content_type, "application/x-protobuf");
-}
-
 Status ParseProtobuf(const Request& req, google::protobuf::Message& msg) {
-  if (!msg.ParseFromString(req.body())) return BadRequest("body is not a valid protobuf message");
+  if (!msg.ParseFromString(req.body)) return BadRequest("body is not a valid protobuf message");
   return OkStatus();
 }
 
@@ -89,12 +73,11 @@ void Router::Handle(Connection& conn, Request& req) {
   auto fail = [&](const Error& e, BodyFormat f = BodyFormat::kJson) {
     conn.ReplyLater(MakeErrorWire(e, f));
   };
-  auto url = boost::urls::parse_origin_form(req.target());
-  if (!url) return fail(BadRequest("request target is not a valid origin-form URL"));
-  std::vector<std::string> segs;
-  for (auto s : url->segments()) segs.push_back(s);
-  const auto verb = req.method();
-  BodyFormat format = ResponseFormat(req);
+  auto target = ParseTarget(req.target);
+  if (!target) return fail(target.error());
+  const std::vector<std::string>& segs = target->segments;
+  const auto verb = req.method;
+  BodyFormat format = req.protobuf_response ? BodyFormat::kProtobuf : BodyFormat::kJson;
 
   // Operations endpoints: no identity needed.
   if (segs.size() == 1 && (segs[0] == "healthz" || segs[0] == "readyz" || segs[0] == "metrics")) {
@@ -141,13 +124,9 @@ void Router::Handle(Connection& conn, Request& req) {
   conn.set_endpoint(endpoint);
 
   Credentials cred;
-  if (auto it = req.find(beast_http::field::authorization); it != req.end()) {
-    cred.authorization = it->value();
-  }
-  if (auto it = req.find("X-User-Id"); it != req.end()) {
-    cred.x_user_id = it->value();
-    cred.has_x_user_id = true;
-  }
+  cred.authorization = req.authorization;
+  cred.x_user_id = req.x_user_id;
+  cred.has_x_user_id = req.has_x_user_id;
   auto who = deps_.auth->Authenticate(cred);
   if (!who) return fail(who.error(), format);
   if (!IsValidRoomId(room_id)) {
@@ -160,13 +139,13 @@ void Router::Handle(Connection& conn, Request& req) {
   caller.user = std::move(who->user);
   caller.admin = who->admin;
   caller.format = format;
-  auto params = url->params();
+  const auto& params = target->params;
 
   switch (endpoint) {
     case Endpoint::kJoin: {
       api::JoinRequest body;
-      auto parsed = IsProtobufBody(req) ? ParseProtobuf(req, body)
-                                        : ParseJoinJson(req.body(), true, body);
+      auto parsed =
+          req.protobuf_body ? ParseProtobuf(req, body) : ParseJoinJson(req.body, true, body);
       if (!parsed) return fail(parsed.error(), format);
       room::JoinArgs args;
       if (body.has_backlog()) {
@@ -179,20 +158,20 @@ void Router::Handle(Connection& conn, Request& req) {
     }
     case Endpoint::kPoll: {
       room::PollArgs args;
-      for (auto p : params) {
-        if (p.key == "cursor") {
-          if (p.value.size() > kMaxCursorChars) {
+      for (const auto& [key, value] : params) {
+        if (key == "cursor") {
+          if (value.size() > kMaxCursorChars) {
             return fail(MakeError(ErrorCode::kBadCursor, "cursor is too long"), format);
           }
-          auto c = DecodeCursor(room_id, p.value);
+          auto c = DecodeCursor(room_id, value);
           if (!c) return fail(c.error(), format);
           args.cursor = *c;
-        } else if (p.key == "timeout_ms") {
-          auto v = ParseUint("timeout_ms", p.value, 0, 60000);
+        } else if (key == "timeout_ms") {
+          auto v = ParseUint("timeout_ms", value, 0, 60000);
           if (!v) return fail(v.error(), format);
           args.timeout_ms = static_cast<uint32_t>(*v);
-        } else if (p.key == "limit") {
-          auto v = ParseUint("limit", p.value, 1, 1000);
+        } else if (key == "limit") {
+          auto v = ParseUint("limit", value, 1, 1000);
           if (!v) return fail(v.error(), format);
           args.limit = static_cast<uint32_t>(*v);
         }
@@ -203,7 +182,7 @@ void Router::Handle(Connection& conn, Request& req) {
     case Endpoint::kSend: {
       api::SendRequest body;
       auto parsed =
-          IsProtobufBody(req) ? ParseProtobuf(req, body) : ParseSendJson(req.body(), body);
+          req.protobuf_body ? ParseProtobuf(req, body) : ParseSendJson(req.body, body);
       if (!parsed) return fail(parsed.error(), format);
       room::SendArgs args;
       if (!IsValidUtf8(body.body())) return fail(BadRequest("body must be UTF-8"), format);
@@ -231,13 +210,13 @@ void Router::Handle(Connection& conn, Request& req) {
     case Endpoint::kHistory: {
       std::optional<uint64_t> before;
       uint32_t limit = 50;
-      for (auto p : params) {
-        if (p.key == "before") {
-          auto v = ParseUint("before", p.value, 0, UINT64_MAX);
+      for (const auto& [key, value] : params) {
+        if (key == "before") {
+          auto v = ParseUint("before", value, 0, UINT64_MAX);
           if (!v) return fail(v.error(), format);
           before = *v;
-        } else if (p.key == "limit") {
-          auto v = ParseUint("limit", p.value, 1, 200);
+        } else if (key == "limit") {
+          auto v = ParseUint("limit", value, 1, 200);
           if (!v) return fail(v.error(), format);
           limit = static_cast<uint32_t>(*v);
         }

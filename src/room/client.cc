@@ -4,7 +4,7 @@ namespace chatroomd::room {
 
 void PostDeliver(ClientPtr client, uint64_t serial, WirePtr response) {
   Loop& loop = client->loop();
-  loop.Post([client = std::move(client), serial, response = std::move(response)] {
+  Loop::Send(loop, [client = std::move(client), serial, response = std::move(response)] {
     client->Deliver(serial, response);
   });
 }
@@ -31,7 +31,7 @@ void DeliveryBatch::Add(ClientPtr client, uint64_t serial, WirePtr response) {
 
 void DeliveryBatch::Flush() {
   for (auto& [loop, items] : groups_) {
-    loop->Post([items = std::move(items)] {
+    Loop::Send(*loop, [items = std::move(items)] {
       for (const auto& item : items) item.client->Deliver(item.serial, item.response);
     });
   }

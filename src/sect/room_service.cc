@@ -87,40 +87,49 @@ std::string RoomService::SectOf(const std::string& room_id) const {
   return sects_[routing_->Find(room_id, RoomHash(room_id)).sect].name;
 }
 
-void RoomService::Dispatch(const std::string& room_id, const room::Caller& caller,
-                           std::function<void(room::Room&)> op) {
+void RoomService::Dispatch(const std::string& room_id, std::function<void(room::Room*)> op) {
   room::RoomHost& host = HostFor(room_id);
-  host.loop().Post([&host, room_id, caller, op = std::move(op)] {
-    room::Room* room = host.Get(room_id);
-    if (!room) {
-      return room::ReplyError(caller,
-                              MakeError(ErrorCode::kOverloaded, "too many rooms loaded", 1));
-    }
-    op(*room);
+  Loop::Send(host.loop(), [&host, room_id, op = std::move(op)] { op(host.Get(room_id)); });
+}
+
+namespace {
+
+room::Room* Loaded(room::Room* room, const room::Caller& caller) {
+  // Past rooms.max_rooms the host has no room for it.
+  if (!room) room::ReplyError(caller, MakeError(ErrorCode::kOverloaded, "too many rooms loaded", 1));
+  return room;
+}
+
+}  // namespace
+
+void RoomService::Join(const std::string& room_id, room::Caller caller, room::JoinArgs args) {
+  Dispatch(room_id, [caller = std::move(caller), args](room::Room* r) mutable {
+    if (Loaded(r, caller)) r->Join(std::move(caller), args);
   });
 }
 
-void RoomService::Join(const std::string& room_id, room::Caller caller, room::JoinArgs args) {
-  Dispatch(room_id, caller, [caller, args](room::Room& r) mutable { r.Join(caller, args); });
-}
-
 void RoomService::Poll(const std::string& room_id, room::Caller caller, room::PollArgs args) {
-  Dispatch(room_id, caller, [caller, args](room::Room& r) mutable { r.Poll(caller, args); });
+  Dispatch(room_id, [caller = std::move(caller), args](room::Room* r) mutable {
+    if (Loaded(r, caller)) r->Poll(std::move(caller), args);
+  });
 }
 
 void RoomService::Send(const std::string& room_id, room::Caller caller, room::SendArgs args) {
-  Dispatch(room_id, caller,
-           [caller, args](room::Room& r) mutable { r.Send(caller, std::move(args)); });
+  Dispatch(room_id, [caller = std::move(caller), args = std::move(args)](room::Room* r) mutable {
+    if (Loaded(r, caller)) r->Send(std::move(caller), std::move(args));
+  });
 }
 
 void RoomService::Leave(const std::string& room_id, room::Caller caller) {
-  Dispatch(room_id, caller, [caller](room::Room& r) mutable { r.Leave(caller); });
+  Dispatch(room_id, [caller = std::move(caller)](room::Room* r) mutable {
+    if (Loaded(r, caller)) r->Leave(std::move(caller));
+  });
 }
 
 void RoomService::CancelPoll(const std::string& room_id, room::ClientPtr client,
                              uint64_t serial) {
   room::RoomHost& host = HostFor(room_id);
-  host.loop().Post([&host, client = std::move(client), serial] {
+  Loop::Send(host.loop(), [&host, client = std::move(client), serial] {
     host.CancelPoll(client, serial);
   });
 }

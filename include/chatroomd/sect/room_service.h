@@ -56,9 +56,9 @@ class RoomService {
   };
 
   room::RoomHost& HostFor(const std::string& room_id) const;
-  // Posts `op` to the room's home loop with the room loaded (or being loaded).
-  void Dispatch(const std::string& room_id, const room::Caller& caller,
-                std::function<void(room::Room&)> op);
+  // Runs `op` on the room's home loop with the room (loaded or being loaded; nullptr past
+  // rooms.max_rooms).
+  void Dispatch(const std::string& room_id, std::function<void(room::Room*)> op);
 
   room::SharedRoomState shared_;
   std::vector<Sect> sects_;

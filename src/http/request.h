@@ -1,0 +1,68 @@
+// A request as the router needs it, and the parser that fills it. Beast's basic_parser does the
+// HTTP/1.1 framing (limits, chunked bodies, smuggling-relevant checks); this parser keeps only
+// the few header values chatroomd reads instead of a field container, so a request costs a
+// couple of allocations rather than one per header.
+#pragma once
+
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/verb.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "chatroomd/common/error.h"
+
+namespace chatroomd::http {
+
+struct Request {
+  boost::beast::http::verb method = boost::beast::http::verb::unknown;
+  std::string target;
+  unsigned version = 11;
+  bool keep_alive = true;
+  std::string authorization;
+  std::string x_user_id;
+  bool has_x_user_id = false;
+  bool protobuf_body = false;      // Content-Type: application/x-protobuf
+  bool protobuf_response = false;  // Accept includes application/x-protobuf
+  int host_count = 0;
+  int content_length_count = 0;
+  int transfer_encoding_count = 0;
+  std::string body;
+};
+
+class RequestParser final : public boost::beast::http::basic_parser<true> {
+ public:
+  Request& request() { return request_; }
+
+ private:
+  using error_code = boost::beast::error_code;
+  void on_request_impl(boost::beast::http::verb method, boost::beast::string_view method_str,
+                       boost::beast::string_view target, int version, error_code& ec) override;
+  void on_response_impl(int, boost::beast::string_view, int, error_code&) override {}
+  void on_field_impl(boost::beast::http::field name, boost::beast::string_view name_string,
+                     boost::beast::string_view value, error_code& ec) override;
+  void on_header_impl(error_code& ec) override;
+  void on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
+                         error_code& ec) override;
+  std::size_t on_body_impl(boost::beast::string_view body, error_code& ec) override;
+  void on_chunk_header_impl(std::uint64_t size, boost::beast::string_view extensions,
+                            error_code& ec) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t remain, boost::beast::string_view body,
+                                 error_code& ec) override;
+  void on_finish_impl(error_code& ec) override {}
+
+  Request request_;
+};
+
+// The request target (origin form) split into percent-decoded path segments and query
+// parameters. Strict: a bad percent escape, or a target not starting with '/', is an error.
+struct Target {
+  std::vector<std::string> segments;
+  std::vector<std::pair<std::string, std::string>> params;
+};
+Result<Target> ParseTarget(std::string_view target);
+
+}  // namespace chatroomd::http
