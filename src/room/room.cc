@@ -76,11 +76,9 @@ void Room::RunQueued() {
   for (auto& op : queued) op();
 }
 
-bool Room::Ready(std::function<void()> op) {
+bool Room::Ready() {
   last_activity_ms_ = TimerWheel::NowMs();
-  if (state_ == State::kReady) return true;
-  queued_.push_back(std::move(op));
-  return false;
+  return state_ == State::kReady;
 }
 
 // --- online --------------------------------------------------------------------------------
@@ -156,7 +154,9 @@ bool Room::Sweep(int64_t now_ms, int64_t idle_unload_ms) {
 
 void Room::Join(Caller caller, JoinArgs args) {
   assert(host_.loop().InLoop());  // a room is touched only on its home loop
-  if (!Ready([this, caller, args]() mutable { Join(std::move(caller), args); })) return;
+  if (!Ready()) {
+    return queued_.push_back([this, caller, args]() mutable { Join(std::move(caller), args); });
+  }
   if (load_failed_) return ReplyError(caller, StoreFailed());
   if (!exists_) {
     if (!host_.settings().auto_create) return ReplyError(caller, RoomNotFound());
@@ -203,7 +203,9 @@ void Room::OnCreated(Status status) {
 
 void Room::Leave(Caller caller) {
   assert(host_.loop().InLoop());  // a room is touched only on its home loop
-  if (!Ready([this, caller]() mutable { Leave(std::move(caller)); })) return;
+  if (!Ready()) {
+    return queued_.push_back([this, caller]() mutable { Leave(std::move(caller)); });
+  }
   if (load_failed_) return ReplyError(caller, StoreFailed());
   if (!exists_) return ReplyError(caller, RoomNotFound());
   auto it = online_.find(caller.user);
@@ -237,8 +239,9 @@ WirePtr Room::SendResponse(uint64_t seq, bool duplicate, BodyFormat format) {
 
 void Room::Send(Caller caller, SendArgs args) {
   assert(host_.loop().InLoop());  // a room is touched only on its home loop
-  if (!Ready([this, caller, args]() mutable { Send(std::move(caller), std::move(args)); })) {
-    return;
+  if (!Ready()) {
+    return queued_.push_back(
+        [this, caller, args]() mutable { Send(std::move(caller), std::move(args)); });
   }
   if (load_failed_) return ReplyError(caller, StoreFailed());
   if (!exists_) return ReplyError(caller, RoomNotFound());
@@ -429,7 +432,9 @@ void Room::OnDurable(Caller caller, MessagePtr message, std::optional<std::strin
 
 void Room::Poll(Caller caller, PollArgs args) {
   assert(host_.loop().InLoop());  // a room is touched only on its home loop
-  if (!Ready([this, caller, args]() mutable { Poll(std::move(caller), args); })) return;
+  if (!Ready()) {
+    return queued_.push_back([this, caller, args]() mutable { Poll(std::move(caller), args); });
+  }
   if (load_failed_) return ReplyError(caller, StoreFailed());
   if (!exists_) return ReplyError(caller, RoomNotFound());
   int64_t now = TimerWheel::NowMs();

@@ -101,8 +101,9 @@ class Room {
                                                  &OnlineEntry::lru_hook>,
       boost::intrusive::constant_time_size<false>>;
 
-  // Runs `op` now if the room is ready, or when it becomes ready.
-  bool Ready(std::function<void()> op);
+  // True when the room is loaded; otherwise the caller queues its request in `queued_`
+  // (built only then: the ready path, every request, allocates no closure).
+  bool Ready();
   void OnLoaded(Result<store::RoomSnapshot> snapshot);
   void OnCreated(Status status);
   void RunQueued();
