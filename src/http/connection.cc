@@ -13,11 +13,12 @@ namespace chatroomd::http {
 namespace asio = boost::asio;
 using boost::system::error_code;
 
-FrontLoop::FrontLoop(uint32_t index, metrics::ThreadMetrics& m)
+FrontLoop::FrontLoop(uint32_t index, metrics::ThreadMetrics& m, sect::RoomService* rooms)
     : loop(std::make_unique<Loop>("http-" + std::to_string(index), index)),
       wheel(loop->context(), 10, 8192),
       metrics(m),
-      scratch(64 * 1024) {}
+      scratch(64 * 1024),
+      edge(*loop, rooms, m) {}
 
 Connection::Connection(FrontLoop& front, Router& router, asio::ip::tcp::socket socket,
                        const FrontLimits& limits, std::atomic<int64_t>& open_count)
@@ -52,11 +53,15 @@ void Connection::ArmTimer(int64_t timeout_ms) {
   front_.wheel.Schedule(timer_, TimerWheel::NowMs() + timeout_ms);
 }
 
+void Connection::CancelTimer() { front_.wheel.Cancel(timer_); }
+
 void Connection::OnTimer(TimerNode* node) {
-  // Timer expiry: a request that did not arrive whole, an idle keep-alive connection, or a
-  // client that does not read its answer.
   Connection* self = static_cast<ConnTimer*>(node)->owner;
   auto keep = self->shared_from_this();
+  // The poll the edge holds timed out.
+  if (self->edge_wait_.hook.is_linked()) return self->front_.edge.Expire(*self);
+  // Otherwise: a request that did not arrive whole, an idle keep-alive connection, or a
+  // client that does not read its answer.
   self->Close();
 }
 
@@ -258,6 +263,7 @@ void Connection::OnWritten() {
 void Connection::PeerGone() {
   // The client closed (or the socket failed). A held poll is released at its room; any other
   // request in progress is answered into the void and the connection then closes.
+  if (edge_wait_.hook.is_linked()) return Close();
   if (state_ == State::kProcessing && !poll_room_.empty()) {
     router_.CancelPoll(poll_room_, std::static_pointer_cast<room::Client>(shared_from_this()),
                        serial_);
@@ -273,6 +279,7 @@ void Connection::PeerGone() {
 void Connection::Close() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
+  front_.edge.Cancel(*this);
   front_.wheel.Cancel(timer_);
   error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);

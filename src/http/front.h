@@ -15,6 +15,7 @@
 #include "chatroomd/http/server.h"
 #include "chatroomd/metrics/metrics.h"
 #include "chatroomd/room/client.h"
+#include "edge.h"
 #include "request.h"
 
 namespace chatroomd::http {
@@ -31,12 +32,14 @@ struct FrontLimits {
 
 // One front-end loop and what its connections share. Touched only on its loop.
 struct FrontLoop {
-  FrontLoop(uint32_t index, metrics::ThreadMetrics& m);
+  FrontLoop(uint32_t index, metrics::ThreadMetrics& m, sect::RoomService* rooms);
   std::unique_ptr<Loop> loop;
   TimerWheel wheel;
   metrics::ThreadMetrics& metrics;
   // Reads land here first; a connection keeps bytes only while a request is incomplete.
   std::vector<char> scratch;
+  // Polls at a room's head, held right here (destroyed first: it lets go of connections).
+  FrontEdge edge;
 };
 
 class Router;
@@ -55,6 +58,7 @@ class Connection final : public room::Client, public std::enable_shared_from_thi
   // room::Client
   Loop& loop() override { return *front_.loop; }
   void Deliver(uint64_t serial, WirePtr response) override;
+  room::Edge* edge() override { return &front_.edge; }
 
   // For the router, while it handles the current request.
   uint64_t serial() const { return serial_; }
@@ -63,6 +67,12 @@ class Connection final : public room::Client, public std::enable_shared_from_thi
   void set_poll_room(std::string room) { poll_room_ = std::move(room); }
   // Answer the current request from the front loop itself (posted, never re-entrant).
   void ReplyLater(WirePtr response);
+
+  // For the front loop's edge, which may hold the current poll.
+  FrontLoop& front() { return front_; }
+  EdgeWait& edge_wait() { return edge_wait_; }
+  void ArmPollTimer(int64_t timeout_ms) { ArmTimer(timeout_ms); }
+  void CancelTimer();
 
  private:
   enum class State { kReading, kProcessing, kWriting, kClosed };
@@ -105,6 +115,7 @@ class Connection final : public room::Client, public std::enable_shared_from_thi
   struct ConnTimer : TimerNode {
     Connection* owner = nullptr;
   } timer_;
+  EdgeWait edge_wait_;
 };
 
 // Routes a request to its handler. Shared by the front loops; holds only immutable state.

@@ -133,12 +133,16 @@ void Router::Handle(Connection& conn, Request& req) {
     return fail(BadRequest("room id must match [A-Za-z0-9_.:-]{1,128}"), format);
   }
 
-  room::Caller caller;
-  caller.client = std::static_pointer_cast<room::Client>(conn.shared_from_this());
-  caller.serial = conn.serial();
-  caller.user = std::move(who->user);
-  caller.admin = who->admin;
-  caller.format = format;
+  // Built only where the request goes to a room (a poll the edge holds needs none).
+  auto make_caller = [&] {
+    room::Caller caller;
+    caller.client = std::static_pointer_cast<room::Client>(conn.shared_from_this());
+    caller.serial = conn.serial();
+    caller.user = std::move(who->user);  // called at most once
+    caller.admin = who->admin;
+    caller.format = format;
+    return caller;
+  };
   const auto& params = target->params;
 
   switch (endpoint) {
@@ -154,7 +158,7 @@ void Router::Handle(Connection& conn, Request& req) {
         }
         args.backlog = static_cast<uint32_t>(body.backlog());
       }
-      return deps_.rooms->Join(room_id, std::move(caller), args);
+      return deps_.rooms->Join(room_id, make_caller(), args);
     }
     case Endpoint::kPoll: {
       room::PollArgs args;
@@ -176,8 +180,13 @@ void Router::Handle(Connection& conn, Request& req) {
           args.limit = static_cast<uint32_t>(*v);
         }
       }
+      // At the room's head, the front loop's edge can hold the poll without the room.
+      if (args.cursor && conn.front().edge.TryHold(conn, room_id, *args.cursor, args.limit,
+                                                   args.timeout_ms, format, who->user)) {
+        return;
+      }
       conn.set_poll_room(room_id);
-      return deps_.rooms->Poll(room_id, std::move(caller), args);
+      return deps_.rooms->Poll(room_id, make_caller(), args);
     }
     case Endpoint::kSend: {
       api::SendRequest body;
@@ -203,10 +212,10 @@ void Router::Handle(Connection& conn, Request& req) {
       if (body.has_type()) args.type = body.type();
       args.priority = body.priority();
       if (body.has_client_msg_id()) args.client_msg_id = body.client_msg_id();
-      return deps_.rooms->Send(room_id, std::move(caller), std::move(args));
+      return deps_.rooms->Send(room_id, make_caller(), std::move(args));
     }
     case Endpoint::kLeave:
-      return deps_.rooms->Leave(room_id, std::move(caller));
+      return deps_.rooms->Leave(room_id, make_caller());
     case Endpoint::kHistory: {
       std::optional<uint64_t> before;
       uint32_t limit = 50;
@@ -223,7 +232,7 @@ void Router::Handle(Connection& conn, Request& req) {
       }
       deps_.store->History(
           room_id, before, limit,
-          [caller = std::move(caller)](Result<store::HistoryPage> page) {
+          [caller = make_caller()](Result<store::HistoryPage> page) {
             if (!page) {
               return room::ReplyError(caller, MakeError(ErrorCode::kInternal,
                                                         "the store failed; try again"));

@@ -32,7 +32,7 @@ struct HttpServer::Impl {
     max_connections = h.max_connections();
     router = std::make_unique<Router>(deps, limits);
     for (uint32_t i = 0; i < std::max<uint32_t>(1, h.io_threads()); ++i) {
-      fronts.push_back(std::make_unique<FrontLoop>(i, deps.registry->NewSlot()));
+      fronts.push_back(std::make_unique<FrontLoop>(i, deps.registry->NewSlot(), deps.rooms));
     }
   }
 
@@ -118,7 +118,11 @@ Result<std::vector<tcp::endpoint>> HttpServer::Listen() {
 
 void HttpServer::Start() {
   impl_->accepting = true;
-  for (auto& front : impl_->fronts) front->loop->Start();
+  for (auto& front : impl_->fronts) {
+    front->loop->Start();
+    FrontEdge* edge = &front->edge;
+    front->loop->Post([edge] { edge->Start(); });
+  }
   auto* impl = impl_.get();
   impl->fronts[0]->loop->Post([impl] {
     for (auto& a : impl->acceptors) impl->Accept(*a);
@@ -135,6 +139,13 @@ void HttpServer::StopAccepting() {
       a->close(ec);
     }
   });
+}
+
+void HttpServer::ReleaseHeld() {
+  for (auto& front : impl_->fronts) {
+    FrontEdge* edge = &front->edge;
+    front->loop->Post([edge] { edge->ReleaseAll(); });
+  }
 }
 
 void HttpServer::Stop() {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 
 #include "chatroomd/room/room_host.h"
@@ -14,6 +15,12 @@ namespace {
 Error RoomNotFound() { return MakeError(ErrorCode::kRoomNotFound, "room does not exist"); }
 
 Error StoreFailed() { return MakeError(ErrorCode::kInternal, "the store failed; try again"); }
+
+// Edge subscriptions are numbered process-wide, so a generation is never reused.
+std::atomic<uint64_t> next_edge_gen{1};
+
+// Groups one edge subscription can carry; polls of other groups go to the room.
+constexpr size_t kMaxEdgeGroups = 16;
 
 }  // namespace
 
@@ -142,8 +149,9 @@ bool Room::Sweep(int64_t now_ms, int64_t idle_unload_ms) {
     }
     EraseOnline(e);
   }
-  if (state_ != State::kReady || pending_io_ > 0 || held_count_ > 0 || !queued_.empty() ||
-      wake_scheduled_) {
+  RefreshEdges();
+  if (state_ != State::kReady || pending_io_ > 0 || held_count_ > 0 || !edges_.empty() ||
+      !queued_.empty() || wake_scheduled_) {
     return false;
   }
   if (!exists_) return true;  // a room that was asked for and does not exist
@@ -451,7 +459,7 @@ void Room::Poll(Caller caller, PollArgs args) {
     return AnswerNow(caller, cursor, args.limit);
   }
   const RoomSettings& settings = host_.settings();
-  if (held_count_ >= settings.max_held_polls_per_room ||
+  if (Full() ||
       host_.shared().held_polls.load(std::memory_order_relaxed) >=
           static_cast<int64_t>(settings.max_held_polls)) {
     return ReplyError(caller, MakeError(ErrorCode::kOverloaded, "too many held polls", 1));
@@ -507,6 +515,7 @@ void Room::PollFromStore(Caller caller, Cursor cursor, uint32_t limit) {
 
 void Room::Hold(Caller caller, Cursor cursor, uint32_t limit, uint32_t timeout_ms,
                 OnlineEntry& user) {
+  if (Edge* edge = caller.client->edge()) SubscribeEdge(*edge, {limit, caller.format});
   HeldPoll& h = caller.client->held;
   assert(!h.room_hook.is_linked());
   h.room = this;
@@ -589,30 +598,33 @@ void Room::ScheduleWake() {
   });
 }
 
+WirePtr Room::CachedRead(ResponseCache& cache, Cursor cursor, uint32_t limit,
+                        BodyFormat format) {
+  for (const auto& c : cache.entries) {
+    if (c.cursor == cursor && c.limit == limit && c.format == format) return c.response;
+  }
+  ReadResult r = log_.Read(cursor, limit);
+  ResponseFields f;
+  f.room = id_;
+  f.cursor = EncodeCursorFor(r.next);
+  f.messages = &r.messages;
+  f.gap = r.gap;
+  f.online = cache.online;
+  WirePtr response = BuildMessagesResponse(f, format);
+  if (cache.entries.size() < 64) cache.entries.push_back({cursor, limit, format, response});
+  return response;
+}
+
 void Room::WakeHeld() {
   assert(host_.loop().InLoop());  // a room is touched only on its home loop
-  if (held_.empty()) return;
   // Waiters with the same cursor, limit and format get the very same bytes: encode once.
-  struct Cached {
-    Cursor cursor;
-    uint32_t limit;
-    BodyFormat format;
-    WirePtr response;
-  };
-  std::vector<Cached> cache;
+  ResponseCache cache;
+  cache.online = online();
   DeliveryBatch batch;
-  int64_t online_now = online();
   for (auto it = held_.begin(); it != held_.end();) {
     HeldPoll& h = *it++;
     if (!log_.HasUnread(h.cursor)) continue;
-    WirePtr response;
-    for (const auto& c : cache) {
-      if (c.cursor == h.cursor && c.limit == h.limit && c.format == h.format) {
-        response = c.response;
-        break;
-      }
-    }
-    if (!response && h.cursor.priority < log_.evicted_priority_seq()) {
+    if (h.cursor.priority < log_.evicted_priority_seq()) {
       // More priority messages arrived than the list holds since this poll began: the
       // oldest unread ones are only in the store now.
       Caller caller{std::move(h.keepalive), h.serial, *h.user->user, false, h.format};
@@ -622,23 +634,118 @@ void Room::WakeHeld() {
       PollFromStore(std::move(caller), cursor, limit);
       continue;
     }
-    if (!response) {
-      ReadResult r = log_.Read(h.cursor, h.limit);
-      ResponseFields f;
-      f.room = id_;
-      f.cursor = EncodeCursorFor(r.next);
-      f.messages = &r.messages;
-      f.gap = r.gap;
-      f.online = online_now;
-      response = BuildMessagesResponse(f, h.format);
-      if (cache.size() < 64) cache.push_back({h.cursor, h.limit, h.format, response});
-    }
+    WirePtr response = CachedRead(cache, h.cursor, h.limit, h.format);
     ClientPtr client = std::move(h.keepalive);
     uint64_t serial = h.serial;
     Unhold(h);
     batch.Add(std::move(client), serial, std::move(response));
   }
   batch.Flush();
+  NotifyEdges(cache);
+}
+
+// --- edges ---------------------------------------------------------------------------------
+
+int64_t Room::edge_held() const {
+  int64_t n = 0;
+  for (const auto& sub : edges_) n += sub.held;
+  return n;
+}
+
+bool Room::Full() const {
+  return static_cast<int64_t>(held_count_) + edge_held() >=
+         static_cast<int64_t>(host_.settings().max_held_polls_per_room);
+}
+
+void Room::SubscribeEdge(Edge& edge, EdgeGroup group) {
+  EdgeSub* sub = nullptr;
+  for (auto& s : edges_) {
+    if (s.edge == &edge) sub = &s;
+  }
+  bool fresh = !sub;
+  if (fresh) {
+    sub = &edges_.emplace_back();
+    sub->edge = &edge;
+    sub->gen = next_edge_gen.fetch_add(1, std::memory_order_relaxed);
+    sub->sent_head = {log_.head(), log_.head()};
+    sub->sent_online = online();
+    sub->sent_full = Full();
+  } else if (std::find(sub->groups.begin(), sub->groups.end(), group) != sub->groups.end() ||
+             sub->groups.size() >= kMaxEdgeGroups) {
+    return;
+  }
+  sub->groups.push_back(group);
+  EdgeState state{sub->gen, sub->sent_head, sub->sent_online, sub->sent_full};
+  Loop::Send(edge.loop(), [e = &edge, room = id_, state, groups = sub->groups, fresh]() mutable {
+    e->Subscribed(room, state, std::move(groups), fresh);
+  });
+}
+
+void Room::NotifyEdges(ResponseCache& cache) {
+  Cursor head{log_.head(), log_.head()};
+  bool full = Full();
+  for (auto& sub : edges_) {
+    if (sub.sent_head == head) continue;
+    EdgeResponses responses;
+    // Past the priority list, a waiter's unread priority messages are only in the store:
+    // no responses, and the edge sends its waiters back here as ordinary polls.
+    if (sub.sent_head.priority >= log_.evicted_priority_seq()) {
+      responses.reserve(sub.groups.size());
+      for (const auto& g : sub.groups) {
+        responses.emplace_back(g, CachedRead(cache, sub.sent_head, g.limit, g.format));
+      }
+    }
+    sub.sent_head = head;
+    sub.sent_online = cache.online;
+    sub.held = 0;  // every waiter it holds is answered by this
+    sub.sent_full = full;
+    EdgeState state{sub.gen, head, cache.online, full};
+    Loop::Send(sub.edge->loop(), [e = sub.edge, room = id_, state,
+                                  responses = std::move(responses)]() mutable {
+      e->Grew(room, state, std::move(responses));
+    });
+  }
+}
+
+void Room::RefreshEdges() {
+  if (edges_.empty()) return;
+  int64_t now_online = online();
+  bool full = Full();
+  for (auto& sub : edges_) {
+    if (sub.sent_online == now_online && sub.sent_full == full) continue;
+    sub.sent_online = now_online;
+    sub.sent_full = full;
+    EdgeState state{sub.gen, sub.sent_head, now_online, full};
+    Loop::Send(sub.edge->loop(), [e = sub.edge, room = id_, state] { e->Changed(room, state); });
+  }
+}
+
+void Room::OnEdgeReport(EdgeReport report) {
+  assert(host_.loop().InLoop());  // a room is touched only on its home loop
+  if (state_ != State::kReady || !exists_) return;
+  last_activity_ms_ = TimerWheel::NowMs();
+  int64_t now = TimerWheel::NowMs();
+  for (const auto& user : report.polled) TouchOnline(user, now);
+  for (const auto& user : report.still_held) {
+    // Keeps a user online while the edge holds their poll; a user who left stays gone.
+    auto it = online_.find(user);
+    if (it == online_.end() || it->second.left) continue;
+    OnlineEntry& e = it->second;
+    e.last_seen_ms = now;
+    lru_.erase(lru_.iterator_to(e));
+    lru_.push_back(e);
+  }
+  for (auto& sub : edges_) {
+    if (sub.edge != report.edge || sub.gen != report.gen) continue;
+    // A report from before the edge saw the latest growth counts waiters that growth answers.
+    if (report.head == sub.sent_head) sub.held = report.held;
+  }
+  if (!report.polled.empty() || !report.still_held.empty()) RefreshEdges();
+}
+
+void Room::OnEdgeUnsubscribe(Edge* edge, uint64_t gen) {
+  assert(host_.loop().InLoop());  // a room is touched only on its home loop
+  std::erase_if(edges_, [&](const EdgeSub& s) { return s.edge == edge && s.gen == gen; });
 }
 
 }  // namespace chatroomd::room

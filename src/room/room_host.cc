@@ -35,6 +35,12 @@ Room* RoomHost::Get(const std::string& room_id) {
   return raw;
 }
 
+Room* RoomHost::Find(const std::string& room_id) {
+  assert(loop_.InLoop());
+  auto it = rooms_.find(room_id);
+  return it == rooms_.end() ? nullptr : it->second.get();
+}
+
 void RoomHost::CancelPoll(const ClientPtr& client, uint64_t serial) {
   HeldPoll& held = client->held;
   if (held.room_hook.is_linked() && held.serial == serial) held.room->CancelPoll(*client, serial);

@@ -134,4 +134,19 @@ void RoomService::CancelPoll(const std::string& room_id, room::ClientPtr client,
   });
 }
 
+void RoomService::EdgeReport(const std::string& room_id, room::EdgeReport report) {
+  room::RoomHost& host = HostFor(room_id);
+  Loop::Send(host.loop(), [&host, room_id, report = std::move(report)]() mutable {
+    // A room with edges is never unloaded, so it is there; look, never load.
+    if (room::Room* r = host.Find(room_id)) r->OnEdgeReport(std::move(report));
+  });
+}
+
+void RoomService::EdgeUnsubscribe(const std::string& room_id, room::Edge* edge, uint64_t gen) {
+  room::RoomHost& host = HostFor(room_id);
+  Loop::Send(host.loop(), [&host, room_id, edge, gen] {
+    if (room::Room* r = host.Find(room_id)) r->OnEdgeUnsubscribe(edge, gen);
+  });
+}
+
 }  // namespace chatroomd::sect

@@ -188,6 +188,7 @@ int RunDaemon(const DaemonOptions& options) {
   ready = false;
   server->StopAccepting();
   rooms->Drain();
+  server->ReleaseHeld();
   while (rooms->shared().pending_writes.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

@@ -43,6 +43,9 @@ class HttpServer {
   void Start();
   // Closes the listeners; open connections go on.
   void StopAccepting();
+  // Answers every poll the front loops hold as timed out; from then on they hold none (the
+  // rooms' own held polls are RoomService::Drain's).
+  void ReleaseHeld();
   // Stops the front loops; open connections are dropped.
   void Stop();
 

@@ -14,6 +14,7 @@
 #include "chatroomd/common/loop.h"
 #include "chatroomd/common/timer_wheel.h"
 #include "chatroomd/common/wire.h"
+#include "chatroomd/room/edge.h"
 
 namespace chatroomd::room {
 
@@ -43,6 +44,8 @@ class Client {
   // Runs on loop(): the answer to request `serial`. A client drops answers to requests it
   // no longer waits for (a cancelled poll, a closed connection).
   virtual void Deliver(uint64_t serial, WirePtr response) = 0;
+  // The edge of the client's loop, if it has one (see edge.h).
+  virtual Edge* edge() { return nullptr; }
 
   // Owned by the home loop of the room holding the poll, and only while it is held.
   HeldPoll held;

@@ -71,12 +71,19 @@ class Room {
   // Answers every held poll as if it timed out (shutdown).
   void ReleaseAllHeld();
 
+  // From edges (see edge.h), on the room's loop.
+  void OnEdgeReport(EdgeReport report);
+  void OnEdgeUnsubscribe(Edge* edge, uint64_t gen);
+
   // Periodic upkeep: expires online users. Returns true when the room can be unloaded.
   bool Sweep(int64_t now_ms, int64_t idle_unload_ms);
 
   // For stats and tests.
   int64_t online() const { return static_cast<int64_t>(online_.size()) - left_count_; }
   size_t held_count() const { return held_count_; }
+  // Polls held for this room by edges, as last reported.
+  int64_t edge_held() const;
+  size_t edge_count() const { return edges_.size(); }
   uint64_t head() const { return log_.head(); }
   bool exists() const { return state_ == State::kReady && exists_; }
 
@@ -130,6 +137,35 @@ class Room {
   void ScheduleWake();
   void WakeHeld();
 
+  // Responses for (cursor, limit, format), built once per wake.
+  struct ResponseCache {
+    struct Entry {
+      Cursor cursor;
+      uint32_t limit;
+      BodyFormat format;
+      WirePtr response;
+    };
+    std::vector<Entry> entries;
+    int64_t online = 0;
+  };
+  WirePtr CachedRead(ResponseCache& cache, Cursor cursor, uint32_t limit, BodyFormat format);
+
+  // A front loop's edge that holds polls at this room's head.
+  struct EdgeSub {
+    Edge* edge = nullptr;
+    uint64_t gen = 0;
+    Cursor sent_head;  // the head it was last told
+    std::vector<EdgeGroup> groups;
+    int64_t held = 0;  // as last reported at sent_head
+    int64_t sent_online = 0;
+    bool sent_full = false;
+  };
+  void SubscribeEdge(Edge& edge, EdgeGroup group);
+  void NotifyEdges(ResponseCache& cache);
+  // Tells edges a changed online count or fullness.
+  void RefreshEdges();
+  bool Full() const;
+
   std::string EncodeCursorFor(Cursor c) const { return EncodeCursor(id_, c); }
 
   RoomHost& host_;
@@ -148,6 +184,7 @@ class Room {
 
   HeldList held_;
   size_t held_count_ = 0;
+  std::vector<EdgeSub> edges_;
 
   std::unordered_map<std::string, OnlineEntry> online_;
   LruList lru_;

@@ -63,6 +63,8 @@ class RoomHost {
 
   // The room, loading it from the store on first touch; nullptr past max_rooms.
   Room* Get(const std::string& room_id);
+  // The room if it is loaded, else nullptr.
+  Room* Find(const std::string& room_id);
   void CancelPoll(const ClientPtr& client, uint64_t serial);
   // Answers every held poll (shutdown); new polls are answered at once from then on.
   void ReleaseAllHeld();

@@ -42,8 +42,12 @@ class RoomService {
   void Leave(const std::string& room_id, room::Caller caller);
   // The client no longer waits for poll `serial` of room `room_id`.
   void CancelPoll(const std::string& room_id, room::ClientPtr client, uint64_t serial);
+  // From a front loop's edge (room/edge.h).
+  void EdgeReport(const std::string& room_id, room::EdgeReport report);
+  void EdgeUnsubscribe(const std::string& room_id, room::Edge* edge, uint64_t gen);
 
   room::SharedRoomState& shared() { return shared_; }
+  const room::RoomSettings& settings() const { return *settings_; }
   // Name of the sect that owns the room (for stats and logs).
   std::string SectOf(const std::string& room_id) const;
 
