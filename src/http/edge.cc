@@ -121,6 +121,7 @@ void FrontEdge::Cancel(Connection& conn) {
 
 void FrontEdge::Forward(EdgeRoom& r, Cursor cursor, EdgeWaitList& waiters) {
   // Each waiter becomes an ordinary poll at the room, with what is left of its timeout.
+  Flush();
   int64_t now = TimerWheel::NowMs();
   while (!waiters.empty()) {
     EdgeWait& w = waiters.front();
@@ -235,11 +236,13 @@ void FrontEdge::MarkDirty(EdgeRoom& r) {
   if (flush_posted_) return;
   flush_posted_ = true;
   // At the end of this turn: one report per room for everything this turn did.
-  loop_.Post([this] { FlushReports(); });
+  loop_.Post([this] {
+    flush_posted_ = false;
+    Flush();
+  });
 }
 
 void FrontEdge::FlushReports() {
-  flush_posted_ = false;
   auto dirty = std::move(dirty_);
   dirty_.clear();
   for (EdgeRoom* r : dirty) {

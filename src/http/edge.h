@@ -82,6 +82,12 @@ class FrontEdge final : public room::Edge {
   void Cancel(Connection& conn);
   // Shutdown: answer every held poll as timed out and hold nothing more.
   void ReleaseAll();
+  // Sends the reports of this turn now: called before any other request goes to a room, so
+  // a room hears of polls taken here before it hears of later requests (Loop::Send keeps
+  // order from here on).
+  void Flush() {
+    if (!dirty_.empty()) FlushReports();
+  }
 
   size_t room_count() const { return rooms_.size(); }
 

@@ -135,6 +135,7 @@ void Router::Handle(Connection& conn, Request& req) {
 
   // Built only where the request goes to a room (a poll the edge holds needs none).
   auto make_caller = [&] {
+    conn.front().edge.Flush();  // the room hears of polls held here first
     room::Caller caller;
     caller.client = std::static_pointer_cast<room::Client>(conn.shared_from_this());
     caller.serial = conn.serial();
