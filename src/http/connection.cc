@@ -1,10 +1,17 @@
-#include <boost/asio/write.hpp>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/beast/http/error.hpp>
 #include <spdlog/spdlog.h>
 
-#include <array>
 #include <cassert>
-#include <span>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
 
 #include "front.h"
 
@@ -18,15 +25,49 @@ FrontLoop::FrontLoop(uint32_t index, metrics::ThreadMetrics& m, sect::RoomServic
       wheel(loop->context(), 10, 8192),
       metrics(m),
       scratch(64 * 1024),
-      edge(*loop, rooms, m) {}
+      epoll_fd(::epoll_create1(EPOLL_CLOEXEC)),
+      epoll_watch(loop->context()),
+      edge(*loop, rooms, m) {
+  if (epoll_fd < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+  epoll_watch.assign(epoll_fd);
+}
 
-Connection::Connection(FrontLoop& front, Router& router, asio::ip::tcp::socket socket,
-                       const FrontLimits& limits, std::atomic<int64_t>& open_count)
-    : front_(front),
-      router_(router),
-      socket_(std::move(socket)),
-      limits_(limits),
-      open_count_(open_count) {
+FrontLoop::~FrontLoop() {
+  loop->Abort();
+  // Connections still open: close them (their timers and held polls go with them).
+  while (!open.empty()) open.front().Close();
+  error_code ec;
+  epoll_watch.close(ec);
+}
+
+void FrontLoop::WatchSockets() {
+  epoll_watch.async_wait(asio::posix::stream_descriptor::wait_read,
+                         [this](const error_code& ec) {
+                           if (!ec) RunSocketEvents();
+                         });
+}
+
+void FrontLoop::RunSocketEvents() {
+  constexpr int kMaxEvents = 256;
+  epoll_event events[kMaxEvents];
+  int n = ::epoll_wait(epoll_fd, events, kMaxEvents, 0);
+  for (int i = 0; i < n; ++i) {
+    // A connection closed by an earlier event of this batch is still alive (its release is
+    // posted) and ignores the event.
+    static_cast<Connection*>(events[i].data.ptr)->OnEvents(events[i].events);
+  }
+  if (n == kMaxEvents) {
+    // Maybe more ready: the set is edge-triggered in the reactor, so come back by ourselves,
+    // after what else is queued.
+    loop->Post([this] { RunSocketEvents(); });
+    return;
+  }
+  WatchSockets();
+}
+
+Connection::Connection(FrontLoop& front, Router& router, int fd, const FrontLimits& limits,
+                       std::atomic<int64_t>& open_count)
+    : front_(front), router_(router), fd_(fd), limits_(limits), open_count_(open_count) {
   timer_.fire = &Connection::OnTimer;
   timer_.owner = this;
 }
@@ -34,19 +75,47 @@ Connection::Connection(FrontLoop& front, Router& router, asio::ip::tcp::socket s
 Connection::~Connection() {
   // A connection may outlive its wheel at shutdown (the wheel clears its nodes first).
   if (timer_.is_linked()) front_.wheel.Cancel(timer_);
+  if (fd_ >= 0) ::close(fd_);
   if (state_ != State::kClosed) {
     open_count_.fetch_sub(1, std::memory_order_relaxed);
     front_.metrics.open_connections.fetch_sub(1, std::memory_order_relaxed);
   }
 }
 
+Loop& Connection::loop() { return *front_.loop; }
+
+room::Edge* Connection::edge() { return &front_.edge; }
+
 void Connection::Start() {
-  error_code ec;
-  socket_.non_blocking(true, ec);
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  int one = 1;
+  ::ioctl(fd_, FIONBIO, &one);
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   front_.metrics.open_connections.fetch_add(1, std::memory_order_relaxed);
+  self_ = shared_from_this();
+  front_.open.push_back(*this);
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = this;
+  if (::epoll_ctl(front_.epoll_fd, EPOLL_CTL_ADD, fd_, &ev) != 0) {
+    spdlog::warn("epoll_ctl: {}", std::strerror(errno));
+    return Close();
+  }
+  // Bytes that are already there are reported at once.
   ArmTimer(limits_.idle_timeout_ms);
-  WaitReadable();
+}
+
+void Connection::OnEvents(uint32_t events) {
+  if (state_ == State::kClosed) return;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peer_shut_ = true;
+  if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) && write_blocked_) {
+    write_blocked_ = false;
+    WriteMore(written_);
+    if (state_ == State::kClosed) return;
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    readable_ = true;
+    ReadAvailable();
+  }
 }
 
 void Connection::ArmTimer(int64_t timeout_ms) {
@@ -65,45 +134,32 @@ void Connection::OnTimer(TimerNode* node) {
   self->Close();
 }
 
-void Connection::WaitReadable() {
-  if (waiting_readable_ || state_ == State::kClosed) return;
-  waiting_readable_ = true;
-  // A read with a real (small, inline) buffer rather than a readiness wait: Asio re-arms a
-  // readiness wait with an epoll_ctl each time, a read op rides on the edge-triggered
-  // registration the socket already has. A typical poll request fits in the buffer.
-  socket_.async_read_some(asio::buffer(inbuf_),
-                          [self = shared_from_this()](const error_code& ec, size_t n) {
-                            self->waiting_readable_ = false;
-                            self->OnRead(ec, n);
-                          });
-}
-
-void Connection::OnRead(const error_code& ec, size_t n) {
-  if (state_ == State::kClosed) return;
-  if (ec) return PeerGone();
-  Take(inbuf_.data(), n);
-  if (state_ == State::kClosed) return;
-  if (n == inbuf_.size()) {
-    // The buffer filled up: take the rest that is already there.
-    size_t cap = limits_.max_header_bytes + limits_.max_body_bytes;
-    for (;;) {
-      if (state_ != State::kReading && in_.size() >= cap) return;  // resume after the answer
-      error_code rec;
-      size_t got = socket_.read_some(asio::buffer(front_.scratch), rec);
-      if (rec == asio::error::would_block || rec == asio::error::try_again) break;
-      if (rec) return PeerGone();
-      Take(front_.scratch.data(), got);
-      if (state_ == State::kClosed) return;
-      if (got < front_.scratch.size()) break;
+void Connection::ReadAvailable() {
+  if (reading_) return;  // an answer written from inside the loop below: it goes on
+  reading_ = true;
+  const size_t cap = limits_.max_header_bytes + limits_.max_body_bytes;
+  while (readable_ && state_ != State::kClosed) {
+    // While a request is being answered, buffer what comes (pipelined requests) but only up
+    // to one more request's worth; past that, stop reading until the answer is out.
+    if (state_ != State::kReading && in_.size() >= cap) break;
+    ssize_t n = ::recv(fd_, front_.scratch.data(), front_.scratch.size(), 0);
+    if (n > 0) {
+      // Edge-triggered: a short read emptied the socket; new bytes bring a new edge. After
+      // the peer shut its side, read on to the end so that it is seen.
+      if (static_cast<size_t>(n) < front_.scratch.size() && !peer_shut_) readable_ = false;
+      Take(front_.scratch.data(), static_cast<size_t>(n));
+      continue;
     }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      readable_ = false;
+      break;
+    }
+    readable_ = false;
+    reading_ = false;
+    return PeerGone();  // end of stream or a socket error
   }
-  // While a request is being answered, buffer what comes (pipelined requests) but only up to
-  // one more request's worth; past that, stop reading until the answer is out.
-  if (state_ != State::kReading &&
-      in_.size() >= limits_.max_header_bytes + limits_.max_body_bytes) {
-    return;
-  }
-  WaitReadable();
+  reading_ = false;
 }
 
 void Connection::Take(const char* data, size_t n) {
@@ -203,36 +259,37 @@ void Connection::Write(WirePtr response) {
 
 void Connection::WriteMore(size_t written) {
   static constexpr std::string_view kClose = "Connection: close\r\n";
-  std::array<asio::const_buffer, 3> parts = {
-      asio::buffer(out_->head),
-      out_close_header_ ? asio::buffer(kClose.data(), kClose.size()) : asio::const_buffer(),
-      asio::buffer(out_->tail)};
-  size_t total = out_->head.size() + (out_close_header_ ? kClose.size() : 0) + out_->tail.size();
+  const std::string_view parts[3] = {out_->head,
+                                     out_close_header_ ? kClose : std::string_view(),
+                                     out_->tail};
+  size_t total = parts[0].size() + parts[1].size() + parts[2].size();
   while (written < total) {
-    std::array<asio::const_buffer, 3> rest;
+    iovec iov[3];
     size_t skip = written, k = 0;
     for (const auto& p : parts) {
       if (skip >= p.size()) {
         skip -= p.size();
         continue;
       }
-      rest[k++] = p + skip;
+      iov[k].iov_base = const_cast<char*>(p.data() + skip);
+      iov[k].iov_len = p.size() - skip;
+      ++k;
       skip = 0;
     }
-    error_code ec;
-    size_t n = socket_.write_some(std::span(rest.data(), k), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = k;
+    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // The socket buffer is full: the next EPOLLOUT edge goes on from here.
+      write_blocked_ = true;
+      written_ = written;
       ArmTimer(limits_.write_timeout_ms);
-      socket_.async_wait(asio::ip::tcp::socket::wait_write,
-                         [self = shared_from_this(), written](const error_code& wec) {
-                           if (self->state_ == State::kClosed) return;
-                           if (wec) return self->Close();
-                           self->WriteMore(written);
-                         });
       return;
     }
-    if (ec) return Close();
-    written += n;
+    if (n < 0) return Close();
+    written += static_cast<size_t>(n);
   }
   OnWritten();
 }
@@ -257,7 +314,7 @@ void Connection::OnWritten() {
   } else {
     ArmTimer(limits_.idle_timeout_ms);
   }
-  WaitReadable();
+  if (readable_) ReadAvailable();  // reading stopped while the answer was pending
 }
 
 void Connection::PeerGone() {
@@ -281,15 +338,20 @@ void Connection::Close() {
   state_ = State::kClosed;
   front_.edge.Cancel(*this);
   front_.wheel.Cancel(timer_);
-  error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  if (fd_ >= 0) {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);  // also leaves the loop's epoll set
+    fd_ = -1;
+  }
   parser_.reset();
   in_.clear();
   in_.shrink_to_fit();
   out_.reset();
   open_count_.fetch_sub(1, std::memory_order_relaxed);
   front_.metrics.open_connections.fetch_sub(1, std::memory_order_relaxed);
+  if (open_hook.is_linked()) front_.open.erase(front_.open.iterator_to(*this));
+  // Whoever called may still be using this connection: let it go at the end of the turn.
+  if (self_) front_.loop->Post([keep = std::move(self_)] {});
 }
 
 }  // namespace chatroomd::http

@@ -1,7 +1,8 @@
 // Private to the front end: a front loop and the connection class.
 #pragma once
 
-#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/intrusive/list.hpp>
 
 #include <array>
 #include <atomic>
@@ -22,6 +23,10 @@ namespace chatroomd::http {
 
 namespace beast_http = boost::beast::http;
 
+class Connection;
+using ConnectionHook =
+    boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::safe_link>>;
+
 struct FrontLimits {
   uint32_t max_header_bytes = 8192;
   uint32_t max_body_bytes = 65536;
@@ -30,35 +35,29 @@ struct FrontLimits {
   int64_t write_timeout_ms = 10000;
 };
 
-// One front-end loop and what its connections share. Touched only on its loop.
-struct FrontLoop {
-  FrontLoop(uint32_t index, metrics::ThreadMetrics& m, sect::RoomService* rooms);
-  std::unique_ptr<Loop> loop;
-  TimerWheel wheel;
-  metrics::ThreadMetrics& metrics;
-  // Reads land here first; a connection keeps bytes only while a request is incomplete.
-  std::vector<char> scratch;
-  // Polls at a room's head, held right here (destroyed first: it lets go of connections).
-  FrontEdge edge;
-};
-
+struct FrontLoop;
 class Router;
 
 // One client connection. Lives on one front loop. Reads one request at a time (a pipelined
 // request waits in `in_` until the answer before it is written), so answers go out in order.
-// Owns no buffer while idle or while its poll is held.
+// Owns no buffer while idle or while its poll is held. Keeps itself alive from Start until
+// it closes.
 class Connection final : public room::Client, public std::enable_shared_from_this<Connection> {
  public:
-  Connection(FrontLoop& front, Router& router, boost::asio::ip::tcp::socket socket,
-             const FrontLimits& limits, std::atomic<int64_t>& open_count);
+  Connection(FrontLoop& front, Router& router, int fd, const FrontLimits& limits,
+             std::atomic<int64_t>& open_count);
   ~Connection() override;
 
   void Start();
+  // Readiness from the loop's epoll set.
+  void OnEvents(uint32_t events);
+  // Shutdown: close without answering.
+  void Close();
 
   // room::Client
-  Loop& loop() override { return *front_.loop; }
+  Loop& loop() override;
   void Deliver(uint64_t serial, WirePtr response) override;
-  room::Edge* edge() override { return &front_.edge; }
+  room::Edge* edge() override;
 
   // For the router, while it handles the current request.
   uint64_t serial() const { return serial_; }
@@ -77,8 +76,9 @@ class Connection final : public room::Client, public std::enable_shared_from_thi
  private:
   enum class State { kReading, kProcessing, kWriting, kClosed };
 
-  void WaitReadable();
-  void OnRead(const boost::system::error_code& ec, size_t n);
+  // Reads what the socket has (it signalled readable) unless a request is being answered
+  // and enough is buffered already.
+  void ReadAvailable();
   // Appends received bytes and parses them when no request is in progress.
   void Take(const char* data, size_t n);
   // Parses what is buffered; dispatches a complete request.
@@ -89,19 +89,26 @@ class Connection final : public room::Client, public std::enable_shared_from_thi
   void WriteMore(size_t written);
   void OnWritten();
   void PeerGone();
-  void Close();
   void ArmTimer(int64_t timeout_ms);
   static void OnTimer(TimerNode* node);
 
   FrontLoop& front_;
   Router& router_;
-  boost::asio::ip::tcp::socket socket_;
+  int fd_ = -1;
   const FrontLimits& limits_;
   std::atomic<int64_t>& open_count_;
+  std::shared_ptr<Connection> self_;  // from Start to Close
 
+ public:
+  ConnectionHook open_hook;
+
+ private:
   State state_ = State::kReading;
-  bool waiting_readable_ = false;
-  std::array<char, 256> inbuf_;  // the read in flight lands here
+  bool readable_ = false;      // an edge came and the socket has not been read empty since
+  bool peer_shut_ = false;     // the peer shut its side: read to the end, not to a short read
+  bool reading_ = false;       // inside ReadAvailable
+  bool write_blocked_ = false; // waiting for an EPOLLOUT edge
+  size_t written_ = 0;
   bool close_after_write_ = false;
   bool peer_closed_ = false;
   uint64_t serial_ = 0;
@@ -116,6 +123,41 @@ class Connection final : public room::Client, public std::enable_shared_from_thi
     Connection* owner = nullptr;
   } timer_;
   EdgeWait edge_wait_;
+};
+
+// One front-end loop and what its connections share. Touched only on its loop.
+//
+// Connections do their own socket I/O on an epoll set of the loop's own, edge-triggered,
+// each socket registered once for its whole life. That set is one descriptor in the loop's
+// Asio reactor, waited on once per turn. Through Asio, every read would be a reactor
+// operation (a descriptor lock, an operation object, a posted completion) and would begin
+// with a speculative recv that finds nothing: a long poll's socket is empty when its next
+// read is started. Here a readiness edge leads straight to the one recv that has the bytes.
+struct FrontLoop {
+  FrontLoop(uint32_t index, metrics::ThreadMetrics& m, sect::RoomService* rooms);
+  // Closes what is still open; the loop's thread must have stopped.
+  ~FrontLoop();
+  // Starts waiting for socket events (on the loop).
+  void WatchSockets();
+
+  std::unique_ptr<Loop> loop;
+  TimerWheel wheel;
+  metrics::ThreadMetrics& metrics;
+  // Reads land here first; a connection keeps bytes only while a request is incomplete.
+  std::vector<char> scratch;
+  int epoll_fd = -1;
+  boost::asio::posix::stream_descriptor epoll_watch;
+  // Every open connection of this loop.
+  boost::intrusive::list<
+      Connection,
+      boost::intrusive::member_hook<Connection, ConnectionHook, &Connection::open_hook>,
+      boost::intrusive::constant_time_size<false>>
+      open;
+  // Polls at a room's head, held right here (destroyed first: it lets go of connections).
+  FrontEdge edge;
+
+ private:
+  void RunSocketEvents();
 };
 
 // Routes a request to its handler. Shared by the front loops; holds only immutable state.

@@ -67,9 +67,17 @@ struct HttpServer::Impl {
       socket.close(ec);
       return;
     }
-    // The socket belongs to the front loop's context; start it there.
-    front.loop->Post([this, &front, s = std::make_shared<tcp::socket>(std::move(socket))] {
-      auto conn = std::make_shared<Connection>(front, *router, std::move(*s), limits, open);
+    // The connection does its own I/O on the front loop's epoll set: take the descriptor
+    // out of Asio's hands, then start the connection on its loop.
+    error_code ec;
+    int fd = socket.release(ec);
+    if (ec) {
+      spdlog::warn("accept: cannot take the socket: {}", ec.message());
+      open.fetch_sub(1, std::memory_order_relaxed);
+      return;
+    }
+    front.loop->Post([this, &front, fd] {
+      auto conn = std::make_shared<Connection>(front, *router, fd, limits, open);
       conn->Start();
     });
   }
@@ -120,8 +128,11 @@ void HttpServer::Start() {
   impl_->accepting = true;
   for (auto& front : impl_->fronts) {
     front->loop->Start();
-    FrontEdge* edge = &front->edge;
-    front->loop->Post([edge] { edge->Start(); });
+    FrontLoop* f = front.get();
+    front->loop->Post([f] {
+      f->WatchSockets();
+      f->edge.Start();
+    });
   }
   auto* impl = impl_.get();
   impl->fronts[0]->loop->Post([impl] {
