@@ -164,11 +164,48 @@ void Connection::ReadAvailable() {
 
 void Connection::Take(const char* data, size_t n) {
   if (in_.empty() && state_ == State::kReading && !parser_) {
-    // First bytes of a request: it must now arrive whole within the read timeout.
-    ArmTimer(limits_.read_timeout_ms);
+    // The usual case: whole requests in the loop's read buffer. Parse them right there with
+    // the loop's parser; only the bytes of an incomplete request are kept (and parsed again
+    // from its start once the rest is in).
+    while (n > 0 && state_ == State::kReading) {
+      RequestParser& p = front_.parser.emplace();
+      p.header_limit(limits_.max_header_bytes);
+      p.body_limit(limits_.max_body_bytes);
+      p.eager(true);
+      size_t used = 0;
+      Fed fed = Feed(p, data, n, used);
+      if (fed == Fed::kFailed) return;
+      if (fed == Fed::kMore) break;
+      Request request = std::move(p.request());
+      data += used;
+      n -= used;
+      Finish(std::move(request));
+    }
+    if (n == 0 || state_ == State::kClosed) return;
+    // First bytes of an incomplete request: it must now arrive whole within the read timeout.
+    if (state_ == State::kReading) ArmTimer(limits_.read_timeout_ms);
   }
   in_.append(data, n);
   if (state_ == State::kReading) Parse();
+}
+
+Connection::Fed Connection::Feed(RequestParser& p, const char* data, size_t n, size_t& used) {
+  error_code ec;
+  used = p.put(asio::const_buffer(data, n), ec);
+  if (ec == beast_http::error::need_more) return Fed::kMore;
+  if (ec == beast_http::error::header_limit) {
+    Fail(431, ErrorCode::kHeadersTooLarge, "request headers exceed the limit");
+    return Fed::kFailed;
+  }
+  if (ec == beast_http::error::body_limit) {
+    Fail(413, ErrorCode::kPayloadTooLarge, "request body exceeds the limit");
+    return Fed::kFailed;
+  }
+  if (ec) {
+    Fail(400, ErrorCode::kBadRequest, "malformed HTTP request: " + ec.message());
+    return Fed::kFailed;
+  }
+  return p.is_done() ? Fed::kDone : Fed::kMore;
 }
 
 void Connection::Parse() {
@@ -179,40 +216,37 @@ void Connection::Parse() {
       parser_->body_limit(limits_.max_body_bytes);
       parser_->eager(true);
     }
-    error_code ec;
-    size_t used = parser_->put(asio::buffer(in_), ec);
+    size_t used = 0;
+    Fed fed = Feed(*parser_, in_.data(), in_.size(), used);
+    if (fed == Fed::kFailed) return;
     in_.erase(0, used);
-    if (ec == beast_http::error::need_more) {
+    if (fed == Fed::kMore) {
       if (in_.size() > limits_.max_header_bytes + limits_.max_body_bytes + 1024) {
         return Fail(400, ErrorCode::kBadRequest, "request too large");
       }
       return;  // wait for more bytes
     }
-    if (ec == beast_http::error::header_limit) {
-      return Fail(431, ErrorCode::kHeadersTooLarge, "request headers exceed the limit");
-    }
-    if (ec == beast_http::error::body_limit) {
-      return Fail(413, ErrorCode::kPayloadTooLarge, "request body exceeds the limit");
-    }
-    if (ec) return Fail(400, ErrorCode::kBadRequest, "malformed HTTP request: " + ec.message());
-    if (!parser_->is_done()) return;
     Request request = std::move(parser_->request());
     parser_.reset();
     // A held poll should cost no buffer: give back what the request needed.
     if (in_.empty() && in_.capacity() > 64) std::string().swap(in_);
-    // Framing that could be read two ways is refused, so nothing can be smuggled past us.
-    if (request.content_length_count > 0 && request.transfer_encoding_count > 0) {
-      return Fail(400, ErrorCode::kBadRequest,
-                  "Content-Length together with Transfer-Encoding is not allowed");
-    }
-    if (request.content_length_count > 1) {
-      return Fail(400, ErrorCode::kBadRequest, "more than one Content-Length");
-    }
-    if (request.version >= 11 && request.host_count != 1) {
-      return Fail(400, ErrorCode::kBadRequest, "an HTTP/1.1 request needs exactly one Host");
-    }
-    Dispatch(std::move(request));
+    Finish(std::move(request));
   }
+}
+
+void Connection::Finish(Request request) {
+  // Framing that could be read two ways is refused, so nothing can be smuggled past us.
+  if (request.content_length_count > 0 && request.transfer_encoding_count > 0) {
+    return Fail(400, ErrorCode::kBadRequest,
+                "Content-Length together with Transfer-Encoding is not allowed");
+  }
+  if (request.content_length_count > 1) {
+    return Fail(400, ErrorCode::kBadRequest, "more than one Content-Length");
+  }
+  if (request.version >= 11 && request.host_count != 1) {
+    return Fail(400, ErrorCode::kBadRequest, "an HTTP/1.1 request needs exactly one Host");
+  }
+  Dispatch(std::move(request));
 }
 
 void Connection::Fail(int status, ErrorCode code, std::string message) {

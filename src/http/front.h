@@ -83,6 +83,11 @@ class Connection final : public room::Client, public std::enable_shared_from_thi
   void Take(const char* data, size_t n);
   // Parses what is buffered; dispatches a complete request.
   void Parse();
+  enum class Fed { kMore, kDone, kFailed };
+  // Feeds bytes to a parser; on a parse error the connection has failed.
+  Fed Feed(RequestParser& p, const char* data, size_t n, size_t& used);
+  // A whole request: check its framing, then dispatch it.
+  void Finish(Request request);
   void Fail(int status, ErrorCode code, std::string message);
   void Dispatch(Request request);
   void Write(WirePtr response);
@@ -145,6 +150,8 @@ struct FrontLoop {
   metrics::ThreadMetrics& metrics;
   // Reads land here first; a connection keeps bytes only while a request is incomplete.
   std::vector<char> scratch;
+  // Parses whole requests that are in `scratch`.
+  std::optional<RequestParser> parser;
   int epoll_fd = -1;
   boost::asio::posix::stream_descriptor epoll_watch;
   // Every open connection of this loop.

@@ -25,21 +25,30 @@ int HexValue(char c) {
   return -1;
 }
 
-bool Decode(std::string_view in, std::string& out) {
-  out.clear();
-  out.reserve(in.size());
+// Decodes %XX escapes of `in`. Unescaped text is returned as is; escaped text is written at
+// `*out` (which advances). False for a malformed escape.
+bool Decode(std::string_view in, char** out, std::string_view& result) {
+  size_t first = in.find('%');
+  if (first == std::string_view::npos) {  // the usual case: nothing escaped
+    result = in;
+    return true;
+  }
+  char* begin = *out;
+  char* w = begin;
   for (size_t i = 0; i < in.size(); ++i) {
     char c = in[i];
     if (c != '%') {
-      out += c;
+      *w++ = c;
       continue;
     }
     if (i + 2 >= in.size()) return false;
     int hi = HexValue(in[i + 1]), lo = HexValue(in[i + 2]);
     if (hi < 0 || lo < 0) return false;
-    out += static_cast<char>(hi * 16 + lo);
+    *w++ = static_cast<char>(hi * 16 + lo);
     i += 2;
   }
+  *out = w;
+  result = std::string_view(begin, static_cast<size_t>(w - begin));
   return true;
 }
 
@@ -97,18 +106,26 @@ std::size_t RequestParser::on_chunk_body_impl(std::uint64_t, boost::beast::strin
 }
 
 Result<Target> ParseTarget(std::string_view target) {
-  Error bad = MakeError(ErrorCode::kBadRequest, "request target is not a valid origin-form URL");
-  if (target.empty() || target[0] != '/') return bad;
+  auto bad = [] {
+    return MakeError(ErrorCode::kBadRequest, "request target is not a valid origin-form URL");
+  };
+  if (target.empty() || target[0] != '/') return bad();
   Target t;
+  // Decoded text is never longer than the target.
+  char* out = nullptr;
+  if (target.find('%') != std::string_view::npos) {
+    t.decoded = std::make_unique<char[]>(target.size());
+    out = t.decoded.get();
+  }
   size_t q = target.find('?');
   std::string_view path = target.substr(0, q);
   std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
-  if (query.find('#') != std::string_view::npos) return bad;
+  if (query.find('#') != std::string_view::npos) return bad();
   size_t pos = 1;
   while (true) {
     size_t slash = path.find('/', pos);
     std::string_view seg = path.substr(pos, slash == std::string_view::npos ? slash : slash - pos);
-    if (!Decode(seg, t.segments.emplace_back())) return bad;
+    if (!Decode(seg, &out, t.segments.emplace_back())) return bad();
     if (slash == std::string_view::npos) break;
     pos = slash + 1;
   }
@@ -119,8 +136,8 @@ Result<Target> ParseTarget(std::string_view target) {
     if (pair.empty()) continue;
     size_t eq = pair.find('=');
     auto& [key, value] = t.params.emplace_back();
-    if (!Decode(pair.substr(0, eq), key)) return bad;
-    if (eq != std::string_view::npos && !Decode(pair.substr(eq + 1), value)) return bad;
+    if (!Decode(pair.substr(0, eq), &out, key)) return bad();
+    if (eq != std::string_view::npos && !Decode(pair.substr(eq + 1), &out, value)) return bad();
   }
   return t;
 }

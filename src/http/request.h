@@ -7,7 +7,10 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/verb.hpp>
 
+#include <boost/container/small_vector.hpp>
+
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -59,9 +62,13 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
 
 // The request target (origin form) split into percent-decoded path segments and query
 // parameters. Strict: a bad percent escape, or a target not starting with '/', is an error.
+// A request target split into decoded path segments and query parameters. The views point
+// into the target string the parse was given (or, for %-escaped parts, into `decoded`): that
+// string must outlive the Target.
 struct Target {
-  std::vector<std::string> segments;
-  std::vector<std::pair<std::string, std::string>> params;
+  boost::container::small_vector<std::string_view, 6> segments;
+  boost::container::small_vector<std::pair<std::string_view, std::string_view>, 4> params;
+  std::unique_ptr<char[]> decoded;  // only when something was escaped
 };
 Result<Target> ParseTarget(std::string_view target);
 

@@ -75,7 +75,7 @@ void Router::Handle(Connection& conn, Request& req) {
   };
   auto target = ParseTarget(req.target);
   if (!target) return fail(target.error());
-  const std::vector<std::string>& segs = target->segments;
+  const auto& segs = target->segments;
   const auto verb = req.method;
   BodyFormat format = req.protobuf_response ? BodyFormat::kProtobuf : BodyFormat::kJson;
 
@@ -100,8 +100,8 @@ void Router::Handle(Connection& conn, Request& req) {
   if (segs.size() != 4 || segs[0] != "v1" || segs[1] != "rooms") {
     return fail(MakeError(ErrorCode::kNotFound, "no such endpoint"), format);
   }
-  const std::string& room_id = segs[2];
-  const std::string& action = segs[3];
+  const std::string room_id(segs[2]);
+  const std::string_view action = segs[3];
   Endpoint endpoint;
   if (action == "join") {
     endpoint = Endpoint::kJoin;
