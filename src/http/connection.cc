@@ -332,7 +332,7 @@ void Connection::OnWritten() {
   auto& m = front_.metrics;
   m.CountRequest(endpoint_, out_->status);
   if (out_->messages) {
-    m.deliveries.fetch_add(out_->messages, std::memory_order_relaxed);
+    metrics::Bump(m.deliveries, out_->messages);
     if (!out_->accepted_ns.empty()) {
       int64_t now = SteadyNowNs();
       for (int64_t t : out_->accepted_ns) m.delivery_latency.Observe((now - t) / 1e9);

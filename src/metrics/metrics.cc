@@ -38,8 +38,8 @@ std::string_view EndpointName(Endpoint e) {
 void Histogram::Observe(double v) {
   size_t i = 0;
   while (i < n_ && v > bounds_[i]) ++i;
-  counts_[i].fetch_add(1, std::memory_order_relaxed);
-  sum_micro_.fetch_add(static_cast<uint64_t>(v * 1e6), std::memory_order_relaxed);
+  Bump(counts_[i], 1);
+  Bump(sum_micro_, static_cast<uint64_t>(v * 1e6));
 }
 
 void Histogram::Render(std::string& out, std::string_view name, std::string_view help,
@@ -70,7 +70,7 @@ ThreadMetrics::ThreadMetrics()
     : delivery_latency(kLatencyBounds, sizeof kLatencyBounds / sizeof kLatencyBounds[0]) {}
 
 void ThreadMetrics::CountRequest(Endpoint e, int status) {
-  requests[static_cast<size_t>(e)][StatusIndex(status)].fetch_add(1, std::memory_order_relaxed);
+  Bump(requests[static_cast<size_t>(e)][StatusIndex(status)], 1);
 }
 
 ThreadMetrics& Registry::NewSlot() {

@@ -23,6 +23,13 @@ std::string_view EndpointName(Endpoint e);
 inline constexpr std::array<int, 14> kStatuses = {200, 204, 400, 401, 403, 404, 405,
                                                   408, 413, 429, 431, 500, 503, 0};
 
+// Adds to a counter that only the calling thread writes (its own slot): a plain load and
+// store, no locked read-modify-write; a scrape on another thread reads a whole value.
+inline void Bump(std::atomic<uint64_t>& counter, uint64_t n) {
+  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+// Observed by the thread that owns the slot only.
 class Histogram {
  public:
   // Upper bounds, in the histogram's unit.
