@@ -27,7 +27,7 @@ FrontLoop::FrontLoop(uint32_t index, metrics::ThreadMetrics& m, sect::RoomServic
       scratch(64 * 1024),
       epoll_fd(::epoll_create1(EPOLL_CLOEXEC)),
       epoll_watch(loop->context()),
-      edge(*loop, rooms, m) {
+      edge(*loop, wheel, rooms, m) {
   if (epoll_fd < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
   epoll_watch.assign(epoll_fd);
 }

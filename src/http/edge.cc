@@ -12,10 +12,23 @@ namespace {
 // An edge room with no waiter for this long is dropped (and the room told).
 constexpr int64_t kUnsubscribeIdleMs = 5000;
 
+// Reports wait this long, so that one wakes the room's loop for a burst of polls (after a
+// growth, an audience re-polls within a few tens of milliseconds). A request forwarded to a
+// room sends them at once, so the room never sees it before them.
+constexpr int64_t kReportDelayMs = 10;
+
 }  // namespace
 
-FrontEdge::FrontEdge(Loop& loop, sect::RoomService* rooms, metrics::ThreadMetrics& metrics)
-    : loop_(loop), rooms_service_(rooms), metrics_(metrics), sweep_timer_(loop.context()) {}
+FrontEdge::FrontEdge(Loop& loop, TimerWheel& wheel, sect::RoomService* rooms,
+                     metrics::ThreadMetrics& metrics)
+    : loop_(loop),
+      wheel_(wheel),
+      rooms_service_(rooms),
+      metrics_(metrics),
+      sweep_timer_(loop.context()) {
+  flush_timer_.owner = this;
+  flush_timer_.fire = [](TimerNode* node) { static_cast<FlushTimer*>(node)->owner->Flush(); };
+}
 
 FrontEdge::~FrontEdge() {
   // Connections may outlive the edge at shutdown: unlink them first, then let them go.
@@ -233,16 +246,11 @@ void FrontEdge::MarkDirty(EdgeRoom& r) {
   if (r.dirty) return;
   r.dirty = true;
   dirty_.push_back(&r);
-  if (flush_posted_) return;
-  flush_posted_ = true;
-  // At the end of this turn: one report per room for everything this turn did.
-  loop_.Post([this] {
-    flush_posted_ = false;
-    Flush();
-  });
+  if (!flush_timer_.scheduled()) wheel_.Schedule(flush_timer_, TimerWheel::NowMs() + kReportDelayMs);
 }
 
 void FrontEdge::FlushReports() {
+  wheel_.Cancel(flush_timer_);
   auto dirty = std::move(dirty_);
   dirty_.clear();
   for (EdgeRoom* r : dirty) {

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "chatroomd/common/timer_wheel.h"
 #include "chatroomd/metrics/metrics.h"
 #include "chatroomd/room/edge.h"
 #include "chatroomd/sect/room_service.h"
@@ -59,7 +60,8 @@ struct EdgeRoom {
 
 class FrontEdge final : public room::Edge {
  public:
-  FrontEdge(Loop& loop, sect::RoomService* rooms, metrics::ThreadMetrics& metrics);
+  FrontEdge(Loop& loop, TimerWheel& wheel, sect::RoomService* rooms,
+            metrics::ThreadMetrics& metrics);
   ~FrontEdge() override;
 
   // room::Edge
@@ -103,12 +105,15 @@ class FrontEdge final : public room::Edge {
   void Sweep();
 
   Loop& loop_;
+  TimerWheel& wheel_;
   sect::RoomService* rooms_service_;
   metrics::ThreadMetrics& metrics_;
   bool draining_ = false;
   std::unordered_map<std::string, std::unique_ptr<EdgeRoom>> rooms_;
   std::vector<EdgeRoom*> dirty_;
-  bool flush_posted_ = false;
+  struct FlushTimer : TimerNode {
+    FrontEdge* owner = nullptr;
+  } flush_timer_;
   boost::asio::steady_timer sweep_timer_;
 };
 
