@@ -66,10 +66,12 @@ bool FrontEdge::TryHold(Connection& conn, const std::string& room, Cursor cursor
     draining_ = true;
     return false;
   }
-  // Past a limit the room answers (503): it sees every edge's count.
-  if (r.count >= static_cast<int64_t>(settings.max_held_polls_per_room) ||
-      shared.held_polls.load(std::memory_order_relaxed) >=
-          static_cast<int64_t>(settings.max_held_polls)) {
+  // Past a limit the room answers (503): it sees every edge's count. The process-wide count
+  // is taken before the check, so that loops holding polls at once cannot pass the bound.
+  if (r.count >= static_cast<int64_t>(settings.max_held_polls_per_room)) return false;
+  if (shared.held_polls.fetch_add(1, std::memory_order_relaxed) >=
+      static_cast<int64_t>(settings.max_held_polls)) {
+    shared.held_polls.fetch_sub(1, std::memory_order_relaxed);
     return false;
   }
   int64_t now = TimerWheel::NowMs();
@@ -83,7 +85,6 @@ bool FrontEdge::TryHold(Connection& conn, const std::string& room, Cursor cursor
   w.told_ms = now;
   r.waiters.push_back(w);
   ++r.count;
-  shared.held_polls.fetch_add(1, std::memory_order_relaxed);
   metrics_.held_polls.fetch_add(1, std::memory_order_relaxed);
   conn.ArmPollTimer(timeout_ms);
   r.polled.push_back(w.user);

@@ -459,10 +459,14 @@ void Room::Poll(Caller caller, PollArgs args) {
     return AnswerNow(caller, cursor, args.limit);
   }
   const RoomSettings& settings = host_.settings();
-  if (Full() ||
-      host_.shared().held_polls.load(std::memory_order_relaxed) >=
-          static_cast<int64_t>(settings.max_held_polls)) {
-    return ReplyError(caller, MakeError(ErrorCode::kOverloaded, "too many held polls", 1));
+  Error busy = MakeError(ErrorCode::kOverloaded, "too many held polls", 1);
+  if (Full()) return ReplyError(caller, busy);
+  // Taken before the check, so that loops holding polls at once cannot pass the bound.
+  auto& held_polls = host_.shared().held_polls;
+  if (held_polls.fetch_add(1, std::memory_order_relaxed) >=
+      static_cast<int64_t>(settings.max_held_polls)) {
+    held_polls.fetch_sub(1, std::memory_order_relaxed);
+    return ReplyError(caller, busy);
   }
   Hold(std::move(caller), cursor, args.limit, args.timeout_ms, user);
 }
@@ -481,11 +485,14 @@ void Room::AnswerNow(const Caller& caller, Cursor cursor, uint32_t limit) {
 void Room::PollFromStore(Caller caller, Cursor cursor, uint32_t limit) {
   ++pending_io_;
   Loop& loop = host_.loop();
+  // Every message visible now is durable, so the read covers the priority stream up to here
+  // at least; one that becomes visible while it runs may be missing from it.
+  const uint64_t covered = log_.head();
   host_.store().PriorityAfter(
       id_, cursor.priority, limit,
-      [this, &loop, caller = std::move(caller), cursor,
-       limit](Result<std::vector<store::MessageRecord>> records) mutable {
-        loop.Post([this, caller = std::move(caller), cursor, limit,
+      [this, &loop, caller = std::move(caller), cursor, limit,
+       covered](Result<std::vector<store::MessageRecord>> records) mutable {
+        loop.Post([this, caller = std::move(caller), cursor, limit, covered,
                    records = std::move(records)]() mutable {
           --pending_io_;
           if (!records.ok()) return ReplyError(caller, StoreFailed());
@@ -500,7 +507,10 @@ void Room::PollFromStore(Caller caller, Cursor cursor, uint32_t limit) {
             r.messages.push_back(owned.back().get());
           }
           size_t taken = r.messages.size();
-          r.next.priority = taken < limit ? log_.head() : r.messages.back()->seq;
+          // All unread priority up to `covered` was read, and what was taken is contiguous
+          // from the cursor; past both, a message may have landed during the read.
+          uint64_t last = taken ? r.messages.back()->seq : cursor.priority;
+          r.next.priority = taken < limit ? std::max(covered, last) : last;
           log_.ReadNormal(cursor, limit - taken, r);
           ResponseFields f;
           f.room = id_;
@@ -528,8 +538,7 @@ void Room::Hold(Caller caller, Cursor cursor, uint32_t limit, uint32_t timeout_m
   h.keepalive = std::move(caller.client);
   ++user.held;
   held_.push_back(h);
-  ++held_count_;
-  host_.shared().held_polls.fetch_add(1, std::memory_order_relaxed);
+  ++held_count_;  // the process-wide count was taken by Poll
   host_.metrics().held_polls.fetch_add(1, std::memory_order_relaxed);
   host_.wheel().Schedule(h, TimerWheel::NowMs() + timeout_ms);
 }
@@ -683,6 +692,11 @@ void Room::SubscribeEdge(Edge& edge, EdgeGroup group) {
 
 void Room::NotifyEdges(ResponseCache& cache) {
   Cursor head{log_.head(), log_.head()};
+  // Every waiter of an edge that is told of this growth is answered by it: count none for it
+  // before telling anyone whether the room is full.
+  for (auto& sub : edges_) {
+    if (!(sub.sent_head == head)) sub.held = 0;
+  }
   bool full = Full();
   for (auto& sub : edges_) {
     if (sub.sent_head == head) continue;
@@ -697,7 +711,6 @@ void Room::NotifyEdges(ResponseCache& cache) {
     }
     sub.sent_head = head;
     sub.sent_online = cache.online;
-    sub.held = 0;  // every waiter it holds is answered by this
     sub.sent_full = full;
     EdgeState state{sub.gen, head, cache.online, full};
     Loop::Send(sub.edge->loop(), [e = sub.edge, room = id_, state,

@@ -639,16 +639,15 @@ TEST_F(EdgeRoomTest, GrewCarriesNoResponsesWhenPriorityMessagesOutranThePriority
   EXPECT_EQ(JsonSeqs(Json(wc)), (std::vector<uint64_t>{5, 6, 7})) << Body(wc);
 }
 
-// BUG (src/room/room.cc, Room::PollFromStore, `r.next.priority = taken < limit ? log_.head()
-// : ...`): the store read runs on a reader thread against a snapshot, and its completion runs
-// on the room's loop later. A priority message that became visible in between is neither in
-// the records nor left unread: the cursor jumps to the head the room has when the completion
-// runs, so that message is never delivered. Edges hit this through their forward-back path
-// (a Grew without responses sends the waiters back as ordinary polls at the edge's old head,
-// which read from the store while the rest of a burst is still being committed); the
-// integration test EdgePriorityTest.DISABLED_... fails intermittently because of it.
+// Room::PollFromStore: the store read runs on a reader thread against a snapshot, and its
+// completion runs on the room's loop later. A priority message that becomes visible in
+// between is not in the records, so the returned cursor must not move past it: the priority
+// position goes to the head the room had when the read was issued (or the last message
+// taken), not to the head when the completion runs. Edges reach this through their
+// forward-back path (a Grew without responses sends the waiters back as ordinary polls at the
+// edge's old head while the rest of a burst is being committed).
 // Here the read is held back deterministically while one more priority message lands.
-TEST_F(EdgeRoomTest, DISABLED_ForwardedPollFromTheStoreSkipsPriorityMessagesThatLandMeanwhile) {
+TEST_F(EdgeRoomTest, ForwardedPollFromTheStoreSkipsNoPriorityMessageThatLandsMeanwhile) {
   // priority_size is 2.
   ASSERT_EQ(Join("alice")->status, 200);
   auto a = EdgeClient();
@@ -851,14 +850,11 @@ TEST_F(EdgeRoomFullTest, FullCountsHeldPollsTheEdgesReportedAtTheCurrentHead) {
   EXPECT_EQ(Code(again), "overloaded");
 }
 
-// BUG (src/room/room.cc, Room::NotifyEdges: `bool full = Full();` is computed before the loop
-// sets each `sub.held = 0`): a growth answers every poll the edges held, but the Grew tells
-// them the room is still full when their reported holds had filled it. The edges then hold
-// nothing and send every poll to the room until a sweep's RefreshEdges (up to 1 s later)
-// corrects it, or for as long as the room's own holds keep it at the limit: in a room at
-// max_held_polls_per_room the edges stop working. (Correctness holds: the room enforces the
-// limit; what is lost is the edges' work.)
-TEST_F(EdgeRoomFullTest, DISABLED_GrowthThatAnswersTheEdgesWaitersDoesNotCallTheRoomFull) {
+// Room::NotifyEdges: a growth answers every poll the edges held, so the Grew must not tell
+// them the room is full because of those holds (else the edges hold nothing and send every
+// poll to the room until a sweep corrects it, or for as long as the room's own holds keep it
+// at max_held_polls_per_room).
+TEST_F(EdgeRoomFullTest, GrowthThatAnswersTheEdgesWaitersDoesNotCallTheRoomFull) {
   // max_held_polls_per_room is 3.
   ASSERT_EQ(Join("alice")->status, 200);
   auto a = EdgeClient();
