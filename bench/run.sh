@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # bench/run.sh: reproduce the long-poll benchmark table (bench/README.md).
 #
-#   bench/run.sh [--quick | --smoke] [--only chatroomd|nchan|floor[,...]] [--build-dir DIR]
-#                [--no-build] [--chatroomd BIN] [--crload BIN] [--floor-server BIN]
-#                [--out FILE] [--keep]
+#   bench/run.sh [--quick | --smoke] [--repeat N] [--only chatroomd|nchan|floor[,...]]
+#                [--build-dir DIR] [--no-build] [--chatroomd BIN] [--crload BIN]
+#                [--floor-server BIN] [--out FILE] [--keep]
 #
-# Builds chatroomd, crload and floor_server, then for every server (chatroomd, Nchan, floor)
-# and every scenario starts a fresh server, runs crload against it with the same settings,
-# and stops the server by its PID. Prints a Markdown table and writes it, with the raw crload
-# JSON lines and the machine, to bench/results/latest.md (--quick: quick.md; --smoke: no file
-# unless --out). Exits 1 if any run failed (no JSON line, or crload exited non-zero).
+# Builds chatroomd, crload and floor_server, then runs N rounds (--repeat N; default 3 for
+# the full run, 1 for --quick and --smoke). A round runs every scenario once against every
+# server, the servers of a scenario back to back, their order rotated by one each round
+# (round 1: chatroomd, nchan, floor; round 2: nchan, floor, chatroomd; ...). Every run starts
+# a fresh server, runs crload against it with the same settings, and stops the server by its
+# PID. Prints a Markdown table (each cell the median of the N runs, with min–max; counts that
+# must be zero summed over the runs; ratios of the medians) and writes it, with every raw
+# crload JSON line and the machine, to bench/results/latest.md (--quick: quick.md; --smoke:
+# no file unless --out). Exits 1 if any run failed (no JSON line, or crload exited non-zero).
 # Every run is bounded in time; on exit (or ^C) it stops exactly the PIDs it started.
 #
 # Env: CRLOAD_WORKERS (default 2: the box has 2 cores, shared with the servers).
@@ -20,11 +24,12 @@ mode=full
 only=chatroomd,nchan,floor
 build_dir=$root/build
 do_build=1
-chatroomd_bin= crload_bin= floor_bin= out= keep=0
+chatroomd_bin= crload_bin= floor_bin= out= keep=0 repeat=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) mode=quick ;;
     --smoke) mode=smoke ;;
+    --repeat) repeat=$2; shift ;;
     --only) only=$2; shift ;;
     --build-dir) build_dir=$(realpath -m "$2"); shift ;;
     --no-build) do_build=0 ;;
@@ -33,7 +38,7 @@ while [[ $# -gt 0 ]]; do
     --floor-server) floor_bin=$(realpath "$2"); shift ;;
     --out) out=$2; shift ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -41,6 +46,10 @@ done
 for s in ${only//,/ }; do
   [[ $s == chatroomd || $s == nchan || $s == floor ]] || { echo "run.sh: --only $s?" >&2; exit 2; }
 done
+if [[ -z $repeat ]]; then
+  case $mode in full) repeat=3 ;; *) repeat=1 ;; esac
+fi
+[[ $repeat =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --repeat $repeat? (a whole number >= 1)" >&2; exit 2; }
 if [[ -z $out ]]; then
   case $mode in full) out=$root/bench/results/latest.md ;; quick) out=$root/bench/results/quick.md ;; esac
 fi
@@ -88,6 +97,8 @@ declare -A label=(
   [responses_per_delivery]='responses per delivery')
 # Counts compare by difference, not ratio.
 declare -A is_count=([lost]=1 [duplicated]=1 [skipped_gap]=1 [errors]=1 [deliveries]=1)
+# Counts that must be zero: summed over the rounds (not a median), so a loss in any run shows.
+declare -A is_sum=([lost]=1 [duplicated]=1 [skipped_gap]=1 [errors]=1)
 
 # --- build ------------------------------------------------------------------------------
 if [[ $do_build -eq 1 && ( -z $chatroomd_bin || -z $crload_bin || -z $floor_bin ) ]]; then
@@ -221,8 +232,8 @@ flatten() {
   }'
 }
 
-declare -A V      # V[scenario.server.key] = value
-declare -A FAIL   # FAIL[scenario.server] = reason
+declare -A V      # V[scenario.server#round.key] = value of one run
+declare -A FAIL   # FAIL[scenario.server#round] = reason
 failures=0
 
 # errors may be a number or an object of counts: sum whatever is under "errors".
@@ -230,11 +241,13 @@ errors_total() {
   awk -F'\t' '$1 == "errors" || $1 ~ /^errors\./ { if ($2 ~ /^-?[0-9.]+$/) s += $2 } END { print s + 0 }'
 }
 
-run_one() {  # run_one SCENARIO_ID SERVER PARAMS
-  local id=$1 server=$2 tag="$1.$2" rc=0 json k v
-  read -r pollers rooms messages rate publishers poll_timeout drain duration <<< "$3"
-  log "$tag: starting $server"
-  if ! start_server "$server" "$tag"; then
+run_one() {  # run_one SCENARIO_ID SERVER ROUND PARAMS
+  # tag names the run in the log, V, FAIL and the JSON block; f names its files (no '#':
+  # it ends up in nginx.conf, where '#' starts a comment).
+  local id=$1 server=$2 tag="$1.$2#$3" f="$1.$2.$3" rc=0 json k v
+  read -r pollers rooms messages rate publishers poll_timeout drain duration <<< "$4"
+  log "$tag: starting $server (round $3 of $repeat)"
+  if ! start_server "$server" "$f"; then
     FAIL[$tag]="server did not start"; failures=$((failures + 1)); return
   fi
   log "$tag: crload --pollers $pollers --rooms $rooms --messages $messages --rate $rate (port $srv_port, pids $srv_pids)"
@@ -243,16 +256,16 @@ run_one() {  # run_one SCENARIO_ID SERVER PARAMS
     --port "$srv_port" --pollers "$pollers" --rooms "$rooms" --messages "$messages" \
     --rate "$rate" --publishers "$publishers" --workers "$workers" --server-pid "$srv_pids" \
     --poll-timeout-ms "$poll_timeout" --drain-s "$drain" --duration-s "$duration" \
-    > "$work/$tag.json" 2> "$work/$tag.crload.err" &
+    > "$work/$f.json" 2> "$work/$f.crload.err" &
   local cpid=$!
   started+=("$cpid")
   wait "$cpid" || rc=$?
   forget "$cpid"
-  stop_server "$server" "$tag"
-  json=$(grep -m1 '^{' "$work/$tag.json" || true)
+  stop_server "$server" "$f"
+  json=$(grep -m1 '^{' "$work/$f.json" || true)
   if [[ -z $json ]]; then
     FAIL[$tag]="crload exit $rc, no JSON"; failures=$((failures + 1))
-    log "$tag: FAILED (crload exit $rc); stderr tail:"; tail -5 "$work/$tag.crload.err" >&2
+    log "$tag: FAILED (crload exit $rc); stderr tail:"; tail -5 "$work/$f.crload.err" >&2
     return
   fi
   [[ $rc -eq 0 ]] || { FAIL[$tag]="crload exit $rc"; failures=$((failures + 1)); }
@@ -272,14 +285,28 @@ while IFS='|' read -r id t s p f; do
 done <<< "$scenarios"
 
 started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+start_s=$SECONDS
 load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
-for server in chatroomd nchan floor; do
-  [[ ,$only, == *",$server,"* ]] || continue
+# Round r runs every scenario; a scenario's servers run back to back (so a slow spell of the
+# box hits them alike), in the order chatroomd, nchan, floor rotated left by r-1 (so none is
+# always the first, after the previous scenario's last run, nor always the last).
+runs_of() {  # runs_of SCENARIO: the servers that run it, in the fixed order
+  local s out=()
+  for s in chatroomd nchan floor; do
+    [[ ,$only, == *",$s,"* && ,${servers[$1]}, == *",$s,"* ]] && out+=("$s")
+  done
+  echo "${out[@]+"${out[@]}"}"
+}
+for ((round = 1; round <= repeat; round++)); do
   for id in "${ids[@]}"; do
-    [[ ,${servers[$id]}, == *",$server,"* ]] || continue
-    run_one "$id" "$server" "${params[$id]}"
+    read -r -a order <<< "$(runs_of "$id")"
+    n=${#order[@]}
+    for ((i = 0; i < n; i++)); do
+      run_one "$id" "${order[(i + round - 1) % n]}" "$round" "${params[$id]}"
+    done
   done
 done
+elapsed_s=$((SECONDS - start_s))
 
 # --- table ------------------------------------------------------------------------------
 fmt() {  # fmt KEY VALUE
@@ -290,15 +317,76 @@ fmt() {  # fmt KEY VALUE
     *) awk -v x="$v" 'BEGIN { printf "%.0f", x }' ;;
   esac
 }
-cell() {  # cell SCENARIO SERVER KEY
-  local tag="$1.$2"
-  [[ ,${servers[$1]}, == *",$2,"* && ,$only, == *",$2,"* ]] || { echo "—"; return; }
-  if [[ -n ${FAIL[$tag]:-} && -z ${V[$tag.$3]+x} ]]; then echo "FAIL"; return; fi
-  fmt "$3" "${V[$tag.$3]:-}"
+num_re='^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$'
+
+# Aggregate the rounds of every (scenario, server, figure) into
+#   A[scenario.server.key]  the median (for an even count, the mean of the two middle runs),
+#                           or for is_sum keys the sum
+#   LO, HI                  the smallest and largest run
+#   NV                      how many runs gave a number; NZ how many gave a non-zero one
+#   RAWV                    a non-numeric value (e.g. null) if no run gave a number
+declare -A A LO HI NV NZ RAWV
+aggregate() {
+  local id server k r v vals base
+  for id in "${ids[@]}"; do
+    for server in $(runs_of "$id"); do
+      for k in ${figures[$id]}; do
+        base=$id.$server.$k vals=
+        for ((r = 1; r <= repeat; r++)); do
+          v=${V[$id.$server#$r.$k]:-}
+          if [[ $v =~ $num_re ]]; then vals+=" $v"
+          elif [[ -n $v && -z ${RAWV[$base]:-} ]]; then RAWV[$base]=$v
+          fi
+        done
+        NV[$base]=0
+        [[ -n $vals ]] || continue
+        read -r "A[$base]" "LO[$base]" "HI[$base]" "NV[$base]" "NZ[$base]" < <(
+          tr ' ' '\n' <<< "$vals" | sed '/^$/d' | sort -g | awk -v sum="${is_sum[$k]:-}" '
+            { x[NR] = $1 + 0; s += x[NR]; if (x[NR] != 0) nz++ }
+            END {
+              if (sum) a = s
+              else if (NR % 2) a = x[(NR + 1) / 2]
+              else a = (x[NR / 2] + x[NR / 2 + 1]) / 2
+              printf "%.10g %.10g %.10g %d %d\n", a, x[1], x[NR], NR, nz + 0
+            }')
+      done
+    done
+  done
 }
-ratio() {  # ratio KEY A B: A/B, or A-B for counts
-  local a=${V[$2.$1]:-} b=${V[$3.$1]:-}
-  [[ $a =~ ^-?[0-9.eE+]+$ && $b =~ ^-?[0-9.eE+]+$ ]] || { echo "—"; return; }
+aggregate
+
+any_fail() {  # any_fail SCENARIO SERVER: did some round of it fail?
+  local r
+  for ((r = 1; r <= repeat; r++)); do [[ -n ${FAIL[$1.$2#$r]:-} ]] && return 0; done
+  return 1
+}
+cell() {  # cell SCENARIO SERVER KEY
+  local base="$1.$2.$3" text lo hi notes=()
+  [[ ,${servers[$1]}, == *",$2,"* && ,$only, == *",$2,"* ]] || { echo "—"; return; }
+  if [[ ${NV[$base]:-0} -eq 0 ]]; then
+    if [[ -n ${RAWV[$base]:-} ]]; then echo "${RAWV[$base]}"
+    elif any_fail "$1" "$2"; then echo "FAIL"
+    else echo "—"
+    fi
+    return
+  fi
+  text=$(fmt "$3" "${A[$base]}")
+  if [[ -n ${is_sum[$3]:-} ]]; then
+    # a sum: say in how many runs it was not zero
+    [[ ${NZ[$base]} -gt 0 && ${NV[$base]} -gt 1 ]] && notes+=("in ${NZ[$base]} of ${NV[$base]} runs")
+  else
+    lo=$(fmt "$3" "${LO[$base]}") hi=$(fmt "$3" "${HI[$base]}")
+    [[ $lo != "$hi" ]] && notes+=("$lo–$hi")
+  fi
+  [[ ${NV[$base]} -lt $repeat ]] && notes+=("only ${NV[$base]} of $repeat runs")
+  if [[ ${#notes[@]} -gt 0 ]]; then
+    local IFS=';'; text+=" (${notes[*]})"; text=${text//;/; }
+  fi
+  echo "$text"
+}
+ratio() {  # ratio KEY A B: A/B of the medians, or A-B (of the sums) for counts
+  local a=${A[$2.$1]:-} b=${A[$3.$1]:-}
+  [[ $a =~ $num_re && $b =~ $num_re ]] || { echo "—"; return; }
   if [[ -n ${is_count[$1]:-} ]]; then
     awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; printf (d > 0 ? "+%.0f" : "%.0f"), d }'
   else
@@ -320,16 +408,26 @@ table() {
     done
   done
   local tag
-  for tag in "${!FAIL[@]}"; do echo; echo "FAILED: $tag: ${FAIL[$tag]}"; done
+  for tag in $(printf '%s\n' "${!FAIL[@]}" | sort); do echo; echo "FAILED: $tag: ${FAIL[$tag]}"; done
 }
 
 machine() {
-  echo "- run: $started_at, \`bench/run.sh$([[ $mode == full ]] || echo " --$mode")\`, commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  local cmd="bench/run.sh$([[ $mode == full ]] || echo " --$mode") --repeat $repeat"
+  echo "- run: $started_at, \`$cmd\`, commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), took $((elapsed_s / 60)) min $((elapsed_s % 60)) s"
   echo "- load average at the start: $load_at_start (other jobs on the box add noise)"
   echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/^Mem:/ { print $2 " GiB RAM" }'), kernel $(uname -r), open files $(ulimit -Hn)"
   echo "- nginx $(/usr/sbin/nginx -v 2>&1 | sed 's/.*nginx\///'), Nchan $(dpkg-query -W -f '${Version}' libnginx-mod-nchan 2>/dev/null || echo '?')"
   echo "- crload --workers $workers; chatroomd with config/chatroomd.textproto as shipped (sync_wal: true)"
-  echo "- ratios: value / value; for counts (lost, skipped, errors) the difference"
+  if [[ $repeat -gt 1 ]]; then
+    echo "- $repeat rounds: each round runs every scenario once on every server, a fresh server per run, a scenario's servers back to back, in the order chatroomd, Nchan, floor rotated by one each round (round 2: Nchan, floor, chatroomd)"
+    echo "- a cell: the median of the $repeat runs$([[ $((repeat % 2)) -eq 0 ]] && echo " (the mean of the two middle ones)"), then in parentheses the lowest–highest run (left out when all runs round to the same figure): \`9.68 (9.10–10.4)\`"
+    echo "- lost, duplicated, skipped under gap and errors: the sum over the $repeat runs, with \"in k of $repeat runs\" when not zero"
+    echo "- \"only k of $repeat runs\": the other runs gave no figure (FAILED below); the raw JSON lines are labelled scenario.server#round"
+    echo "- ratios: median / median; for counts (lost, skipped, errors) the difference (of the sums)"
+  else
+    echo "- one run per cell (\`--repeat N\` for the median of N)"
+    echo "- ratios: value / value; for counts (lost, skipped, errors) the difference"
+  fi
 }
 
 {
@@ -352,13 +450,17 @@ if [[ -n $out ]]; then
   cp "$work/table.md" "$out"
   log "wrote $out"
 fi
-# For bench/smoke.sh: the JSON lines, one per run, tagged.
+# For bench/smoke.sh: the JSON lines, one per run, tagged scenario.server (with --repeat N
+# above 1: scenario.server#round, one line per round).
 if [[ -n ${BENCH_JSONL:-} ]]; then
-  for id in "${ids[@]}"; do
-    for server in chatroomd nchan floor; do
-      if [[ -s $work/$id.$server.json ]]; then
-        printf '%s.%s\t%s\n' "$id" "$server" "$(grep -m1 '^{' "$work/$id.$server.json")"
-      fi
+  for ((round = 1; round <= repeat; round++)); do
+    for id in "${ids[@]}"; do
+      for server in chatroomd nchan floor; do
+        if [[ -s $work/$id.$server.$round.json ]]; then
+          printf '%s\t%s\n' "$id.$server$([[ $repeat -eq 1 ]] || echo "#$round")" \
+            "$(grep -m1 '^{' "$work/$id.$server.$round.json")"
+        fi
+      done
     done
   done > "$BENCH_JSONL"
 fi
