@@ -3,7 +3,7 @@
 #
 #   bench/run.sh [--quick | --smoke] [--repeat N] [--only chatroomd|nchan|floor[,...]]
 #                [--build-dir DIR] [--no-build] [--chatroomd BIN] [--crload BIN]
-#                [--floor-server BIN] [--out FILE] [--keep]
+#                [--floor-server BIN] [--out FILE] [--keep] [--no-sync-wal]
 #
 # Builds chatroomd, crload and floor_server, then runs N rounds (--repeat N; default 3 for
 # the full run, 1 for --quick and --smoke). A round runs every scenario once against every
@@ -16,6 +16,9 @@
 # no file unless --out). Exits 1 if any run failed (no JSON line, or crload exited non-zero).
 # Every run is bounded in time; on exit (or ^C) it stops exactly the PIDs it started.
 #
+# --no-sync-wal runs chatroomd with `store { sync_wal: false }` (what durability costs: the
+# peer and the floor keep messages in memory only).
+#
 # Env: CRLOAD_WORKERS (default 2: the box has 2 cores, shared with the servers).
 set -euo pipefail
 
@@ -24,7 +27,7 @@ mode=full
 only=chatroomd,nchan,floor
 build_dir=$root/build
 do_build=1
-chatroomd_bin= crload_bin= floor_bin= out= keep=0 repeat=
+chatroomd_bin= crload_bin= floor_bin= out= keep=0 repeat= no_sync=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) mode=quick ;;
@@ -34,6 +37,7 @@ while [[ $# -gt 0 ]]; do
     --build-dir) build_dir=$(realpath -m "$2"); shift ;;
     --no-build) do_build=0 ;;
     --chatroomd) chatroomd_bin=$(realpath "$2"); shift ;;
+    --no-sync-wal) no_sync=1 ;;
     --crload) crload_bin=$(realpath "$2"); shift ;;
     --floor-server) floor_bin=$(realpath "$2"); shift ;;
     --out) out=$2; shift ;;
@@ -54,6 +58,7 @@ if [[ -z $out ]]; then
   case $mode in full) out=$root/bench/results/latest.md ;; quick) out=$root/bench/results/quick.md ;; esac
 fi
 workers=${CRLOAD_WORKERS:-2}
+chatroomd_config=$root/config/chatroomd.textproto
 log() { echo "run.sh: $*" >&2; }
 
 # --- scenarios --------------------------------------------------------------------------
@@ -115,6 +120,13 @@ done
 
 # --- server lifecycle -------------------------------------------------------------------
 work=$(mktemp -d /tmp/chatroomd-bench.XXXXXX)
+if [[ $no_sync == 1 ]]; then
+  # The shipped config with one change; its sects file goes along (named relative to it).
+  sed 's/^\( *sync_wal:\) *true/\1 false/' "$chatroomd_config" > "$work/chatroomd.textproto"
+  grep -q '^ *sync_wal: false' "$work/chatroomd.textproto" || { echo "run.sh: cannot set sync_wal" >&2; exit 2; }
+  cp "$root/config/sects.textproto" "$work/"
+  chatroomd_config=$work/chatroomd.textproto
+fi
 started=()        # every PID this script started and has not yet seen stopped
 nchan_dirs=()     # nginx work dirs to stop.sh
 cleanup() {
@@ -164,7 +176,7 @@ start_server() {
     chatroomd)
       # The shipped config as it is (config/chatroomd.textproto), so sync_wal: true: every
       # acknowledged send is fsynced (group commit). Auth off (dev mode) on loopback.
-      "$chatroomd_bin" --config "$root/config/chatroomd.textproto" --listen 127.0.0.1:0 \
+      "$chatroomd_bin" --config "$chatroomd_config" --listen 127.0.0.1:0 \
         --data-dir "$work/$tag.data" > "$work/$tag.log" 2>&1 &
       pid=$!; started+=("$pid")
       srv_port=$(wait_port "$work/$tag.log" "$pid") || { tail -20 "$work/$tag.log" >&2; return 1; }
@@ -412,12 +424,16 @@ table() {
 }
 
 machine() {
-  local cmd="bench/run.sh$([[ $mode == full ]] || echo " --$mode") --repeat $repeat"
+  local cmd="bench/run.sh$([[ $mode == full ]] || echo " --$mode") --repeat $repeat$([[ $no_sync == 1 ]] && echo " --no-sync-wal")"
   echo "- run: $started_at, \`$cmd\`, commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), took $((elapsed_s / 60)) min $((elapsed_s % 60)) s"
   echo "- load average at the start: $load_at_start (other jobs on the box add noise)"
   echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/^Mem:/ { print $2 " GiB RAM" }'), kernel $(uname -r), open files $(ulimit -Hn)"
   echo "- nginx $(/usr/sbin/nginx -v 2>&1 | sed 's/.*nginx\///'), Nchan $(dpkg-query -W -f '${Version}' libnginx-mod-nchan 2>/dev/null || echo '?')"
-  echo "- crload --workers $workers; chatroomd with config/chatroomd.textproto as shipped (sync_wal: true)"
+  if [[ $no_sync == 0 ]]; then
+    echo "- crload --workers $workers; chatroomd with config/chatroomd.textproto as shipped (sync_wal: true)"
+  else
+    echo "- crload --workers $workers; chatroomd with config/chatroomd.textproto but \`store { sync_wal: false }\` (--no-sync-wal: acknowledged sends survive a process crash, not a machine crash)"
+  fi
   if [[ $repeat -gt 1 ]]; then
     echo "- $repeat rounds: each round runs every scenario once on every server, a fresh server per run, a scenario's servers back to back, in the order chatroomd, Nchan, floor rotated by one each round (round 2: Nchan, floor, chatroomd)"
     echo "- a cell: the median of the $repeat runs$([[ $((repeat % 2)) -eq 0 ]] && echo " (the mean of the two middle ones)"), then in parentheses the lowest–highest run (left out when all runs round to the same figure): \`9.68 (9.10–10.4)\`"
