@@ -30,8 +30,14 @@ FrontEdge::FrontEdge(Loop& loop, TimerWheel& wheel, sect::RoomService* rooms,
   flush_timer_.fire = [](TimerNode* node) { static_cast<FlushTimer*>(node)->owner->Flush(); };
 }
 
-FrontEdge::~FrontEdge() {
+FrontEdge::~FrontEdge() { Detach(); }
+
+void FrontEdge::Detach() {
   // Connections may outlive the edge at shutdown: unlink them first, then let them go.
+  rooms_service_ = nullptr;
+  draining_ = true;
+  wheel_.Cancel(flush_timer_);
+  dirty_.clear();
   std::vector<std::shared_ptr<Connection>> keep;
   for (auto& [id, r] : rooms_) {
     while (!r->waiters.empty()) {
@@ -96,7 +102,7 @@ std::shared_ptr<Connection> FrontEdge::Release(EdgeRoom& r, EdgeWait& w) {
   // `w` is already off the room's list.
   if (--r.count == 0) r.idle_since_ms = TimerWheel::NowMs();
   w.room = nullptr;
-  rooms_service_->shared().held_polls.fetch_sub(1, std::memory_order_relaxed);
+  if (rooms_service_) rooms_service_->shared().held_polls.fetch_sub(1, std::memory_order_relaxed);
   metrics_.held_polls.fetch_sub(1, std::memory_order_relaxed);
   std::shared_ptr<Connection> conn = std::move(w.keepalive);
   conn->CancelTimer();
@@ -204,6 +210,7 @@ void FrontEdge::Grew(const std::string& room, const room::EdgeState& state,
   EdgeWaitList waiters;
   waiters.swap(r.waiters);
   if (responses.empty()) return Forward(r, was, waiters);
+  EdgeWaitList unanswered;  // a group the room sent nothing for: not expected
   while (!waiters.empty()) {
     EdgeWait& w = waiters.front();
     waiters.pop_front();
@@ -211,14 +218,16 @@ void FrontEdge::Grew(const std::string& room, const room::EdgeState& state,
     for (const auto& [g, wire] : responses) {
       if (g == w.group) response = wire;
     }
+    if (!response) {
+      unanswered.push_back(w);
+      continue;
+    }
     uint64_t serial = w.serial;
     auto conn = Release(r, w);
-    if (response) {
-      conn->Deliver(serial, std::move(response));
-    } else {
-      conn->Deliver(serial, TimeoutResponse(r, w.group.format));  // not expected
-    }
+    conn->Deliver(serial, std::move(response));
   }
+  // They go to the room at the head they were held at, as ordinary polls.
+  if (!unanswered.empty()) Forward(r, was, unanswered);
 }
 
 void FrontEdge::Changed(const std::string& room, const room::EdgeState& state) {

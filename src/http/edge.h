@@ -84,6 +84,9 @@ class FrontEdge final : public room::Edge {
   void Cancel(Connection& conn);
   // Shutdown: answer every held poll as timed out and hold nothing more.
   void ReleaseAll();
+  // After the loop has stopped: let go of every held poll without telling anyone (the rooms
+  // may be gone already).
+  void Detach();
   // Sends the reports of this turn now: called before any other request goes to a room, so
   // a room hears of polls taken here before it hears of later requests (Loop::Send keeps
   // order from here on).

@@ -2,6 +2,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "front.h"
 
@@ -76,8 +77,18 @@ struct HttpServer::Impl {
       open.fetch_sub(1, std::memory_order_relaxed);
       return;
     }
-    front.loop->Post([this, &front, fd] {
-      auto conn = std::make_shared<Connection>(front, *router, fd, limits, open);
+    // Closed with the handler if the loop stops before it runs.
+    struct PendingFd {
+      int fd = -1;
+      ~PendingFd() {
+        if (fd >= 0) ::close(fd);
+      }
+    };
+    auto pending = std::make_shared<PendingFd>();
+    pending->fd = fd;
+    front.loop->Post([this, &front, pending] {
+      auto conn = std::make_shared<Connection>(front, *router, pending->fd, limits, open);
+      pending->fd = -1;
       conn->Start();
     });
   }
@@ -162,8 +173,18 @@ void HttpServer::ReleaseHeld() {
 void HttpServer::Stop() {
   if (!impl_) return;
   impl_->accepting = false;
-  for (auto& front : impl_->fronts) front->loop->Abort();
+  for (auto& front : impl_->fronts) {
+    front->loop->Abort();
+    // The rooms may be gone before the front loops are: let go of held polls without them.
+    front->edge.Detach();
+  }
   impl_->acceptors.clear();
+}
+
+std::vector<Loop*> HttpServer::loops() const {
+  std::vector<Loop*> out;
+  for (auto& front : impl_->fronts) out.push_back(front->loop.get());
+  return out;
 }
 
 int64_t HttpServer::open_connections() const { return impl_->open.load(); }

@@ -78,6 +78,14 @@ void RoomService::Stop() {
   }
 }
 
+std::vector<Loop*> RoomService::loops() const {
+  std::vector<Loop*> out;
+  for (const auto& sect : sects_) {
+    for (const auto& loop : sect.loops) out.push_back(loop.get());
+  }
+  return out;
+}
+
 room::RoomHost& RoomService::HostFor(const std::string& room_id) const {
   Route route = routing_->Find(room_id, RoomHash(room_id));
   return *sects_[route.sect].hosts[route.loop];

@@ -7,10 +7,14 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <memory>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "chatroomd/common/loop.h"
 #include "chatroomd/http/auth.h"
@@ -63,6 +67,32 @@ std::string StoreMetrics(const store::StoreStats& s) {
 
 Result<std::shared_ptr<const config::LoadedConfig>> Load(const DaemonOptions& options) {
   return config::LoadConfig(options.config_path, options.overrides);
+}
+
+// True once a marker from every sect loop has passed through every front loop, and every
+// front loop has run what was posted to it before (see the shutdown sequence).
+bool WriteBarrier(const std::vector<Loop*>& sects, const std::vector<Loop*>& fronts,
+                  std::chrono::steady_clock::time_point deadline) {
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t left = 0;
+    void Arrive() {
+      std::lock_guard lock(mu);
+      if (--left == 0) cv.notify_all();
+    }
+  };
+  auto state = std::make_shared<State>();
+  state->left = (sects.size() + 1) * fronts.size();
+  if (state->left == 0) return true;
+  for (Loop* sect : sects) {
+    sect->Post([state, fronts] {
+      for (Loop* front : fronts) Loop::Send(*front, [state] { state->Arrive(); });
+    });
+  }
+  for (Loop* front : fronts) front->Post([state] { state->Arrive(); });
+  std::unique_lock lock(state->mu);
+  return state->cv.wait_until(lock, deadline, [&] { return state->left == 0; });
 }
 
 }  // namespace
@@ -192,8 +222,13 @@ int RunDaemon(const DaemonOptions& options) {
   while (rooms->shared().pending_writes.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  // Give the front loops a moment to write the last answers.
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Wait until every answer the rooms and the front loops have made is written (or the
+  // deadline passes): a marker sent from each sect loop to each front loop arrives after
+  // what that sect loop sent before it (Loop::Send keeps order), and one posted to each front
+  // loop runs after its own release of held polls.
+  if (!WriteBarrier(rooms->loops(), server->loops(), deadline)) {
+    spdlog::warn("shutdown: answers still queued at the deadline");
+  }
   server->Stop();
   rooms->Stop();
   store->Close();

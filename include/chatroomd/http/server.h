@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "chatroomd/common/error.h"
+#include "chatroomd/common/loop.h"
 #include "chatroomd/config/config.h"
 #include "chatroomd/http/auth.h"
 #include "chatroomd/metrics/metrics.h"
@@ -46,10 +47,12 @@ class HttpServer {
   // Answers every poll the front loops hold as timed out; from then on they hold none (the
   // rooms' own held polls are RoomService::Drain's).
   void ReleaseHeld();
-  // Stops the front loops; open connections are dropped.
+  // Stops the front loops; open connections are dropped, polls held there are let go.
   void Stop();
 
   int64_t open_connections() const;
+  // The front loops (for a shutdown barrier).
+  std::vector<Loop*> loops() const;
 
  private:
   struct Impl;

@@ -47,6 +47,8 @@ class RoomService {
   void EdgeUnsubscribe(const std::string& room_id, room::Edge* edge, uint64_t gen);
 
   room::SharedRoomState& shared() { return shared_; }
+  // Every sect loop (for a shutdown barrier).
+  std::vector<Loop*> loops() const;
   const room::RoomSettings& settings() const { return *settings_; }
   // Name of the sect that owns the room (for stats and logs).
   std::string SectOf(const std::string& room_id) const;
