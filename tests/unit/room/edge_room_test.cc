@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "chatroomd/room/room_host.h"
+#include "room_fakes.h"
 #include "proto/chatroomd/api.pb.h"
 
 namespace chatroomd::room {
@@ -204,42 +205,10 @@ class FakeEdge : public Edge {
   std::atomic<bool> off_loop_{false};
 };
 
-// Collects the answers a room posts back, on the client loop; `edge` is its loop's edge.
-class FakeClient : public Client {
- public:
-  FakeClient(Loop& loop, Edge* edge) : loop_(loop), edge_(edge) {}
-  Loop& loop() override { return loop_; }
-  Edge* edge() override { return edge_; }
-  void Deliver(uint64_t serial, WirePtr response) override {
-    std::lock_guard lock(mu_);
-    answers_.emplace_back(serial, std::move(response));
-    cv_.notify_all();
-  }
-  WirePtr Next(std::chrono::milliseconds within = 5s) {
-    std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, within, [&] { return !answers_.empty(); })) return nullptr;
-    WirePtr w = answers_.front().second;
-    answers_.pop_front();
-    return w;
-  }
-  bool Idle(std::chrono::milliseconds for_ms) {
-    std::unique_lock lock(mu_);
-    return !cv_.wait_for(lock, for_ms, [&] { return !answers_.empty(); });
-  }
-
- private:
-  Loop& loop_;
-  Edge* edge_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::pair<uint64_t, WirePtr>> answers_;
-};
-
-std::string Body(const WirePtr& w) { return w->tail.substr(2); }
-boost::json::value Json(const WirePtr& w) { return boost::json::parse(Body(w)); }
-std::string Code(const WirePtr& w) {
-  return std::string(Json(w).at("error").at("code").as_string());
-}
+using fakes::Body;
+using fakes::Code;
+using fakes::FakeClient;
+using fakes::Json;
 bool IsProtobuf(const WirePtr& w) {
   return w->head.find("Content-Type: application/x-protobuf") != std::string::npos;
 }

@@ -15,47 +15,17 @@
 #include <mutex>
 
 #include "chatroomd/room/room_host.h"
+#include "room_fakes.h"
 
 namespace chatroomd::room {
 namespace {
 
 using namespace std::chrono_literals;
 
-// Collects the answers a room posts back, on the client loop.
-class FakeClient : public Client {
- public:
-  explicit FakeClient(Loop& loop) : loop_(loop) {}
-  Loop& loop() override { return loop_; }
-  void Deliver(uint64_t serial, WirePtr response) override {
-    std::lock_guard lock(mu_);
-    answers_.emplace_back(serial, std::move(response));
-    cv_.notify_all();
-  }
-  // The next answer, or nullptr after a generous bound.
-  WirePtr Next(std::chrono::milliseconds within = 5s) {
-    std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, within, [&] { return !answers_.empty(); })) return nullptr;
-    WirePtr w = answers_.front().second;
-    answers_.pop_front();
-    return w;
-  }
-  bool Idle(std::chrono::milliseconds for_ms) {
-    std::unique_lock lock(mu_);
-    return !cv_.wait_for(lock, for_ms, [&] { return !answers_.empty(); });
-  }
-
- private:
-  Loop& loop_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::pair<uint64_t, WirePtr>> answers_;
-};
-
-std::string Body(const WirePtr& w) { return w->tail.substr(2); }
-boost::json::value Json(const WirePtr& w) { return boost::json::parse(Body(w)); }
-std::string Code(const WirePtr& w) {
-  return std::string(Json(w).at("error").at("code").as_string());
-}
+using fakes::Body;
+using fakes::Code;
+using fakes::FakeClient;
+using fakes::Json;
 
 class RoomTest : public ::testing::Test {
  protected:

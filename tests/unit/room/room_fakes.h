@@ -1,0 +1,59 @@
+// What room unit tests share: a client that collects the answers a room posts back, and
+// readers for those answers.
+#pragma once
+
+#include <boost/json/parse.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "chatroomd/room/client.h"
+
+namespace chatroomd::room::fakes {
+
+using namespace std::chrono_literals;
+
+// Collects the answers a room posts back, on the client loop; `edge` is its loop's edge.
+class FakeClient : public Client {
+ public:
+  explicit FakeClient(Loop& loop, Edge* edge = nullptr) : loop_(loop), edge_(edge) {}
+  Loop& loop() override { return loop_; }
+  Edge* edge() override { return edge_; }
+  void Deliver(uint64_t serial, WirePtr response) override {
+    std::lock_guard lock(mu_);
+    answers_.emplace_back(serial, std::move(response));
+    cv_.notify_all();
+  }
+  // The next answer, or nullptr after a generous bound.
+  WirePtr Next(std::chrono::milliseconds within = 5s) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, within, [&] { return !answers_.empty(); })) return nullptr;
+    WirePtr w = answers_.front().second;
+    answers_.pop_front();
+    return w;
+  }
+  // True when no answer comes within `for_ms`.
+  bool Idle(std::chrono::milliseconds for_ms) {
+    std::unique_lock lock(mu_);
+    return !cv_.wait_for(lock, for_ms, [&] { return !answers_.empty(); });
+  }
+
+ private:
+  Loop& loop_;
+  Edge* edge_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<uint64_t, WirePtr>> answers_;
+};
+
+inline std::string Body(const WirePtr& w) { return w->tail.substr(2); }
+inline boost::json::value Json(const WirePtr& w) { return boost::json::parse(Body(w)); }
+inline std::string Code(const WirePtr& w) {
+  return std::string(Json(w).at("error").at("code").as_string());
+}
+
+}  // namespace chatroomd::room::fakes
