@@ -94,8 +94,6 @@ class FrontEdge final : public room::Edge {
     if (!dirty_.empty()) FlushReports();
   }
 
-  size_t room_count() const { return rooms_.size(); }
-
  private:
   // Undoes the counts of `w` (already off r's list); returns its connection.
   std::shared_ptr<Connection> Release(EdgeRoom& r, EdgeWait& w);

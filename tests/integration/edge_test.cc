@@ -94,6 +94,16 @@ std::string Prime(uint16_t port, User& poller, User& sender, const std::string& 
   return p.cursor;
 }
 
+// `poller` joins `room`, then Prime from the join's cursor ("" on failure).
+std::string JoinAndPrime(uint16_t port, User& poller, User& sender, const std::string& room) {
+  JoinResult j = poller.Join(room);
+  if (!j.ok) {
+    ADD_FAILURE() << "join: " << j.response;
+    return "";
+  }
+  return Prime(port, poller, sender, room, j.cursor);
+}
+
 // Polls on `u`'s connection from `cursor` (where the messages up to `seen` were read) until a
 // message with seq >= `until` came (or a deadline); every response is appended to `out`.
 void PollOnward(User& u, const std::string& room, std::string cursor, uint64_t seen,
@@ -179,9 +189,7 @@ TEST_F(EdgeTest, JsonAndProtobufWaitersGetTheirOwnBodies) {
   User sender(port(), "backend");
   User alice(port(), "alice");
   User pat(port(), "pat");  // binary protobuf answers
-  JoinResult j = alice.Join(room);
-  ASSERT_TRUE(j.ok);
-  std::string cursor = Prime(port(), alice, sender, room, j.cursor);
+  std::string cursor = JoinAndPrime(port(), alice, sender, room);
   ASSERT_FALSE(cursor.empty());
   const double base = HeldPolls(port());
   // Round 0: pat's group is new (the room holds it and adds the group); round 1: both held
@@ -245,9 +253,7 @@ TEST_F(EdgeTest, EachLimitGetsItsOwnBodyAndGapsFavourTheNewest) {
   User sender(port(), "backend");
   User many(port(), "many");  // limit 100
   User one(port(), "one");    // limit 1
-  JoinResult j = many.Join(room);
-  ASSERT_TRUE(j.ok);
-  std::string cursor = Prime(port(), many, sender, room, j.cursor);
+  std::string cursor = JoinAndPrime(port(), many, sender, room);
   ASSERT_FALSE(cursor.empty());
   const double base = HeldPolls(port());
   uint64_t head = 1;
@@ -336,9 +342,7 @@ TEST_F(EdgeTest, EdgeHeldPollTimesOutEmptyWithTheCursorItSent) {
   std::string room = UniqueRoom();
   User sender(port(), "backend");
   User alice(port(), "alice");
-  JoinResult j = alice.Join(room);
-  ASSERT_TRUE(j.ok);
-  std::string cursor = Prime(port(), alice, sender, room, j.cursor);
+  std::string cursor = JoinAndPrime(port(), alice, sender, room);
   ASSERT_FALSE(cursor.empty());
   const double base = HeldPolls(port());
 
@@ -368,9 +372,7 @@ TEST_F(EdgeTest, ClientGoneWhileEdgeHeldReleasesItsPoll) {
   User sender(port(), "backend");
   User alice(port(), "alice");
   User bob(port(), "bob");
-  JoinResult j = alice.Join(room);
-  ASSERT_TRUE(j.ok);
-  std::string cursor = Prime(port(), alice, sender, room, j.cursor);
+  std::string cursor = JoinAndPrime(port(), alice, sender, room);
   ASSERT_FALSE(cursor.empty());
   const double base = HeldPolls(port());
 
@@ -410,9 +412,7 @@ TEST_F(EdgeTest, PipelinedPollsAreAnsweredInOrder) {
   std::string room = UniqueRoom();
   User sender(port(), "backend");
   User alice(port(), "alice");
-  JoinResult j = alice.Join(room);
-  ASSERT_TRUE(j.ok);
-  std::string cursor = Prime(port(), alice, sender, room, j.cursor);
+  std::string cursor = JoinAndPrime(port(), alice, sender, room);
   ASSERT_FALSE(cursor.empty());
   const double base = HeldPolls(port());
 
@@ -526,9 +526,7 @@ TEST_F(EdgeRoomLimitTest, EdgeHeldPollsCountTowardsTheRoomLimit) {
   User alice(port(), "alice");
   User bob(port(), "bob");
   User carol(port(), "carol");
-  JoinResult j = alice.Join(room);
-  ASSERT_TRUE(j.ok);
-  std::string cursor = Prime(port(), alice, sender, room, j.cursor);
+  std::string cursor = JoinAndPrime(port(), alice, sender, room);
   ASSERT_FALSE(cursor.empty());
   const double base = HeldPolls(port());
 
@@ -707,9 +705,7 @@ void PriorityBursts(uint16_t port, bool complete) {
   std::string room = UniqueRoom();
   User sender(port, "backend");
   User alice(port, "alice");
-  JoinResult j = alice.Join(room);
-  ASSERT_TRUE(j.ok);
-  std::string cursor = Prime(port, alice, sender, room, j.cursor);
+  std::string cursor = JoinAndPrime(port, alice, sender, room);
   ASSERT_FALSE(cursor.empty());
   const double base = HeldPolls(port);
   constexpr int kBurst = 8;
@@ -789,9 +785,7 @@ TEST(EdgeShutdownTest, SigtermAnswersEdgeHeldPollsAndExitsZero) {
   std::string room = UniqueRoom();
   User sender(d.port(), "backend");
   User alice(d.port(), "alice");
-  JoinResult j = alice.Join(room);
-  ASSERT_TRUE(j.ok);
-  std::string cursor = Prime(d.port(), alice, sender, room, j.cursor);
+  std::string cursor = JoinAndPrime(d.port(), alice, sender, room);
   ASSERT_FALSE(cursor.empty());
   User bob(d.port(), "bob");
   User carol(d.port(), "carol");
