@@ -62,8 +62,17 @@ bool FrontEdge::TryHold(Connection& conn, const std::string& room, Cursor cursor
   if (it == rooms_.end()) return false;
   EdgeRoom& r = *it->second;
   room::EdgeGroup group{limit, format};
-  if (r.full || !(cursor == r.head) ||
-      std::find(r.groups.begin(), r.groups.end(), group) == r.groups.end()) {
+  if (!(cursor == r.head)) {
+    // Behind the head: the room's answer from there, when it sent one.
+    WirePtr answer = FindAnswer(r, cursor, group);
+    if (!answer) return false;
+    r.polled.emplace_back(user);
+    MarkDirty(r);
+    metrics::Bump(metrics_.edge_answers, 1);
+    conn.ReplyLater(std::move(answer));
+    return true;
+  }
+  if (r.full || std::find(r.groups.begin(), r.groups.end(), group) == r.groups.end()) {
     return false;
   }
   const room::RoomSettings& settings = rooms_service_->settings();
@@ -107,6 +116,13 @@ std::shared_ptr<Connection> FrontEdge::Release(EdgeRoom& r, EdgeWait& w) {
   std::shared_ptr<Connection> conn = std::move(w.keepalive);
   conn->CancelTimer();
   return conn;
+}
+
+WirePtr FrontEdge::FindAnswer(const EdgeRoom& r, Cursor from, const room::EdgeGroup& group) {
+  for (const auto& a : r.answers) {
+    if (a.from == from && a.group == group) return a.response;
+  }
+  return nullptr;
 }
 
 WirePtr FrontEdge::TimeoutResponse(const EdgeRoom& r, BodyFormat format) const {
@@ -189,6 +205,7 @@ void FrontEdge::Subscribed(const std::string& room, const room::EdgeState& state
     r.online = state.online;
     r.full = state.full;
     r.groups = std::move(groups);
+    r.answers.clear();
     Forward(r, was, old);
     return;
   }
@@ -204,20 +221,17 @@ void FrontEdge::Grew(const std::string& room, const room::EdgeState& state,
   r.head = state.head;
   r.online = state.online;
   r.full = state.full;
+  r.answers = std::move(responses);
   if (r.waiters.empty()) return;
-  // Answers can run a connection's next (pipelined) request, which may be held here again:
-  // work on a list of our own.
+  // Answers can run a connection's next (pipelined) request, which may be held here again
+  // or answered from r.answers: work on a list of our own.
   EdgeWaitList waiters;
   waiters.swap(r.waiters);
-  if (responses.empty()) return Forward(r, was, waiters);
-  EdgeWaitList unanswered;  // a group the room sent nothing for: not expected
+  EdgeWaitList unanswered;  // no response from `was` for their group
   while (!waiters.empty()) {
     EdgeWait& w = waiters.front();
     waiters.pop_front();
-    WirePtr response;
-    for (const auto& [g, wire] : responses) {
-      if (g == w.group) response = wire;
-    }
+    WirePtr response = FindAnswer(r, was, w.group);
     if (!response) {
       unanswered.push_back(w);
       continue;
@@ -233,8 +247,11 @@ void FrontEdge::Grew(const std::string& room, const room::EdgeState& state,
 void FrontEdge::Changed(const std::string& room, const room::EdgeState& state) {
   auto it = rooms_.find(room);
   if (it == rooms_.end() || it->second->gen != state.gen) return;
-  it->second->online = state.online;
-  it->second->full = state.full;
+  EdgeRoom& r = *it->second;
+  // The answers carry the online count of their time.
+  if (r.online != state.online) r.answers.clear();
+  r.online = state.online;
+  r.full = state.full;
 }
 
 void FrontEdge::ReleaseAll() {

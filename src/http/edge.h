@@ -49,6 +49,9 @@ struct EdgeRoom {
   int64_t online = 0;
   bool full = false;
   std::vector<room::EdgeGroup> groups;
+  // The room's answers from cursors behind `head` up to it, as of the last growth: a poll at
+  // one of those cursors is answered with one at once. Dropped when the online count moves.
+  room::EdgeResponses answers;
   EdgeWaitList waiters;  // oldest `told_ms` first
   int64_t count = 0;
   int64_t idle_since_ms = 0;
@@ -74,8 +77,8 @@ class FrontEdge final : public room::Edge {
 
   // Starts the periodic upkeep (on the loop).
   void Start();
-  // Holds `conn`'s poll here when the room's head is known to be `cursor`. False: the poll
-  // must go to the room.
+  // Holds `conn`'s poll here when the room's head is known to be `cursor`, or answers it at
+  // once when the room's answer from `cursor` is known. False: the poll must go to the room.
   bool TryHold(Connection& conn, const std::string& room, Cursor cursor, uint32_t limit,
                uint32_t timeout_ms, BodyFormat format, std::string_view user);
   // The held poll's timeout passed: answer it with no messages.
@@ -100,6 +103,7 @@ class FrontEdge final : public room::Edge {
   // Answers every waiter of `r` as timed out (or sends them back to the room).
   void Forward(EdgeRoom& r, Cursor cursor, EdgeWaitList& waiters);
   WirePtr TimeoutResponse(const EdgeRoom& r, BodyFormat format) const;
+  static WirePtr FindAnswer(const EdgeRoom& r, Cursor from, const room::EdgeGroup& group);
   void MarkDirty(EdgeRoom& r);
   void FlushReports();
   void ArmSweep();

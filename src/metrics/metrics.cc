@@ -87,13 +87,14 @@ std::string Registry::Render(std::string_view extra) const {
   std::lock_guard lock(mu_);
   std::string out;
   int64_t open = 0, held = 0;
-  uint64_t accepted = 0, deliveries = 0;
+  uint64_t accepted = 0, deliveries = 0, edge_answers = 0;
   std::vector<const Histogram*> latency;
   for (const auto& s : slots_) {
     open += s.open_connections.load(std::memory_order_relaxed);
     held += s.held_polls.load(std::memory_order_relaxed);
     accepted += s.messages_accepted.load(std::memory_order_relaxed);
     deliveries += s.deliveries.load(std::memory_order_relaxed);
+    edge_answers += s.edge_answers.load(std::memory_order_relaxed);
     latency.push_back(&s.delivery_latency);
   }
   AppendCounter(out, "chatroomd_open_connections", "Open client connections.",
@@ -105,6 +106,10 @@ std::string Registry::Render(std::string_view extra) const {
   AppendCounter(out, "chatroomd_deliveries_total",
                 "Messages written to clients in poll and join responses.",
                 static_cast<double>(deliveries));
+  AppendCounter(out, "chatroomd_edge_answered_polls_total",
+                "Polls behind a room's head that a front loop answered itself, with the answer "
+                "the room sent at its last growth.",
+                static_cast<double>(edge_answers));
   out += "# HELP chatroomd_requests_total Requests answered, by endpoint and status.\n"
          "# TYPE chatroomd_requests_total counter\n";
   for (size_t e = 0; e < static_cast<size_t>(Endpoint::kCount); ++e) {

@@ -185,6 +185,7 @@ void Room::Join(Caller caller, JoinArgs args) {
     return;
   }
   TouchOnline(caller.user, TimerWheel::NowMs());
+  RefreshEdges();  // their answers carry the online count
   auto messages = log_.Backlog(args.backlog);
   ResponseFields f;
   f.room = id_;
@@ -227,6 +228,7 @@ void Room::Leave(Caller caller) {
     } else {
       EraseOnline(e);
     }
+    RefreshEdges();
   }
   Reply(caller, MakeEmptyWire(204));
 }
@@ -447,6 +449,7 @@ void Room::Poll(Caller caller, PollArgs args) {
   if (!exists_) return ReplyError(caller, RoomNotFound());
   int64_t now = TimerWheel::NowMs();
   OnlineEntry& user = TouchOnline(caller.user, now);
+  RefreshEdges();
   Cursor cursor = args.cursor.value_or(Cursor{log_.head(), log_.head()});
   if (!log_.Valid(cursor)) {
     return ReplyError(caller, MakeError(ErrorCode::kBadCursor, "cursor is ahead of the room"));
@@ -677,6 +680,7 @@ void Room::SubscribeEdge(Edge& edge, EdgeGroup group) {
     sub->edge = &edge;
     sub->gen = next_edge_gen.fetch_add(1, std::memory_order_relaxed);
     sub->sent_head = {log_.head(), log_.head()};
+    sub->prev_head = sub->sent_head;
     sub->sent_online = online();
     sub->sent_full = Full();
   } else if (std::find(sub->groups.begin(), sub->groups.end(), group) != sub->groups.end() ||
@@ -701,14 +705,21 @@ void Room::NotifyEdges(ResponseCache& cache) {
   for (auto& sub : edges_) {
     if (sub.sent_head == head) continue;
     EdgeResponses responses;
-    // Past the priority list, a waiter's unread priority messages are only in the store:
-    // no responses, and the edge sends its waiters back here as ordinary polls.
-    if (sub.sent_head.priority >= log_.evicted_priority_seq()) {
-      responses.reserve(sub.groups.size());
-      for (const auto& g : sub.groups) {
-        responses.emplace_back(g, CachedRead(cache, sub.sent_head, g.limit, g.format));
+    responses.reserve(2 * sub.groups.size());
+    // From the head the edge knew, for its waiters; from the one before, for polls that
+    // were answered at that head and come back after this growth. Past the priority list, a
+    // reader's unread priority messages are only in the store: no response from there (the
+    // edge sends such waiters back here as ordinary polls).
+    const bool has_prev = !(sub.prev_head == sub.sent_head);
+    for (Cursor from : {sub.sent_head, sub.prev_head}) {
+      if (from.priority >= log_.evicted_priority_seq()) {
+        for (const auto& g : sub.groups) {
+          responses.push_back({from, g, CachedRead(cache, from, g.limit, g.format)});
+        }
       }
+      if (!has_prev) break;
     }
+    sub.prev_head = sub.sent_head;
     sub.sent_head = head;
     sub.sent_online = cache.online;
     sub.sent_full = full;

@@ -184,6 +184,84 @@ TEST_F(EdgeTest, EdgeHeldPollsWakeWithTheMessageAndTheCursor) {
   EXPECT_TRUE(WaitHeldExactly(port(), base)) << "held polls did not go back";
 }
 
+double EdgeAnswered(uint16_t port) {
+  return ScrapeMetric(port, "chatroomd_edge_answered_polls_total").value_or(-1);
+}
+
+TEST_F(EdgeTest, PollsOneOrTwoGrowthsBehindAreAnsweredAtOnceWithWhatTheRoomWouldSay) {
+  std::string room = UniqueRoom();
+  User sender(port(), "backend");
+  User alice(port(), "alice");
+  User bob(port(), "bob");
+  JoinResult jb = bob.Join(room);
+  ASSERT_TRUE(jb.ok);
+  const std::string c0 = jb.cursor;
+  std::string c1 = JoinAndPrime(port(), alice, sender, room);  // message 1
+  ASSERT_FALSE(c1.empty());
+  const double base = HeldPolls(port());
+  const double answered = EdgeAnswered(port());
+  ASSERT_GE(answered, 0);
+
+  // alice waits at the head on the edge; message 2 answers her.
+  auto held = std::async(std::launch::async, [&] {
+    return alice.Poll(room, {.cursor = c1, .timeout_ms = 10000});
+  });
+  ASSERT_TRUE(WaitForHeldPolls(port(), base + 1));
+  uint64_t s2 = sender.Say(room, "m2");
+  PollResult pa = held.get();
+  ASSERT_TRUE(pa.ok);
+  ASSERT_EQ(Seqs(pa.messages), std::vector<uint64_t>{s2});
+  const std::string c2 = pa.cursor;
+  EXPECT_EQ(EdgeAnswered(port()), answered) << "a held poll is not an answer from behind";
+
+  // bob, one growth behind (at alice's old cursor) and two behind (his join cursor): answered
+  // at once by the edge, with what the room would have said.
+  PollResult one = bob.Poll(room, {.cursor = c1, .timeout_ms = 10000});
+  ASSERT_TRUE(one.ok);
+  EXPECT_EQ(Seqs(one.messages), std::vector<uint64_t>{s2});
+  EXPECT_EQ(one.messages[0].body, "m2");
+  EXPECT_EQ(one.cursor, c2);
+  EXPECT_FALSE(one.gap);
+  EXPECT_EQ(one.online, "2");
+  EXPECT_LT(one.elapsed, 5000ms);
+  PollResult two = bob.Poll(room, {.cursor = c0, .timeout_ms = 10000});
+  ASSERT_TRUE(two.ok);
+  EXPECT_EQ(Seqs(two.messages), (std::vector<uint64_t>{s2 - 1, s2}));
+  EXPECT_EQ(two.cursor, c2);
+  EXPECT_EQ(two.online, "2");
+  EXPECT_EQ(EdgeAnswered(port()), answered + 2);
+  // The same from the room itself (limit 1 is not a group the edge knows): same cursor.
+  PollResult from_room = bob.Poll(room, {.cursor = c1, .timeout_ms = 0, .limit = 1});
+  ASSERT_TRUE(from_room.ok);
+  EXPECT_EQ(Seqs(from_room.messages), std::vector<uint64_t>{s2});
+  EXPECT_EQ(from_room.cursor, c2);
+  EXPECT_EQ(EdgeAnswered(port()), answered + 2);
+
+  // Someone joins: the answers carry an old online count, so the edge drops them and the
+  // room answers (with the count of now).
+  User carol(port(), "carol");
+  ASSERT_TRUE(carol.Join(room).ok);
+  PollResult after = bob.Poll(room, {.cursor = c1, .timeout_ms = 10000});
+  ASSERT_TRUE(after.ok);
+  EXPECT_EQ(Seqs(after.messages), std::vector<uint64_t>{s2});
+  EXPECT_EQ(after.cursor, c2);
+  EXPECT_EQ(after.online, "3");
+  EXPECT_EQ(EdgeAnswered(port()), answered + 2);
+
+  // After one more growth, c0 is three growths behind: the room answers it.
+  uint64_t s3 = sender.Say(room, "m3");
+  ASSERT_TRUE(WaitUntil([&] {
+    PollResult p = bob.Poll(room, {.cursor = c2, .timeout_ms = 0});
+    return p.ok && Seqs(p.messages) == std::vector<uint64_t>{s3};
+  }, 5s, 20ms));
+  const double before_three = EdgeAnswered(port());
+  PollResult three = bob.Poll(room, {.cursor = c0, .timeout_ms = 10000});
+  ASSERT_TRUE(three.ok);
+  EXPECT_EQ(Seqs(three.messages), (std::vector<uint64_t>{s2 - 1, s2, s3}));
+  EXPECT_EQ(EdgeAnswered(port()), before_three);
+  EXPECT_TRUE(WaitHeldExactly(port(), base));
+}
+
 TEST_F(EdgeTest, JsonAndProtobufWaitersGetTheirOwnBodies) {
   std::string room = UniqueRoom();
   User sender(port(), "backend");

@@ -53,6 +53,7 @@ struct ThreadMetrics {
   std::atomic<int64_t> held_polls{0};
   std::atomic<uint64_t> messages_accepted{0};
   std::atomic<uint64_t> deliveries{0};
+  std::atomic<uint64_t> edge_answers{0};  // polls a front loop answered from a room's answers
   std::array<std::array<std::atomic<uint64_t>, kStatuses.size()>,
              static_cast<size_t>(Endpoint::kCount)>
       requests{};

@@ -42,7 +42,13 @@ struct EdgeState {
   bool full = false;  // the room is at max_held_polls_per_room: hold no more locally
 };
 
-using EdgeResponses = std::vector<std::pair<EdgeGroup, WirePtr>>;
+// A prebuilt answer for polls of one group at cursor `from`, read up to the new head.
+struct EdgeAnswer {
+  Cursor from;
+  EdgeGroup group;
+  WirePtr response;
+};
+using EdgeResponses = std::vector<EdgeAnswer>;
 
 class Edge {
  public:
@@ -52,9 +58,12 @@ class Edge {
   // A subscription: `fresh` for a new generation, else more groups for the current one.
   virtual void Subscribed(const std::string& room, const EdgeState& state,
                           std::vector<EdgeGroup> groups, bool fresh) = 0;
-  // The room grew past the head the edge knew: answer each waiter with its group's response.
-  // Without responses (a waiter's unread priority messages are only in the store now) the
-  // waiters go back to the room as ordinary polls.
+  // The room grew past the head the edge knew: answer each waiter with the response for its
+  // group from that head. The room also sends answers from the head before that one (polls
+  // that missed the last growth re-poll there); until the next growth the edge answers a
+  // poll at any of those cursors with its response right away. Waiters with no response
+  // (their unread priority messages are only in the store now) go back to the room as
+  // ordinary polls.
   virtual void Grew(const std::string& room, const EdgeState& state,
                     EdgeResponses responses) = 0;
   // The online count or `full` changed.

@@ -155,6 +155,7 @@ class Room {
     Edge* edge = nullptr;
     uint64_t gen = 0;
     Cursor sent_head;  // the head it was last told
+    Cursor prev_head;  // the head it was told before that (== sent_head: none)
     std::vector<EdgeGroup> groups;
     int64_t held = 0;  // as last reported at sent_head
     int64_t sent_online = 0;

@@ -504,8 +504,9 @@ TEST_F(EdgeRoomTest, GrowthSendsOneResponsePerGroupBuiltFromTheEdgesHead) {
   EXPECT_EQ(grew->state.head, (Cursor{3, 3}));
   ASSERT_EQ(grew->responses.size(), 2u);
   WirePtr json, proto;
-  for (const auto& [g, w] : grew->responses) {
+  for (const auto& [from, g, w] : grew->responses) {
     ASSERT_TRUE(w);
+    EXPECT_EQ(from, (Cursor{0, 0}));  // no head before it to answer from
     if (g == EdgeGroup{1, BodyFormat::kJson}) json = w;
     if (g == kProto20) proto = w;
   }
@@ -544,21 +545,34 @@ TEST_F(EdgeRoomTest, GrowthSendsOneResponsePerGroupBuiltFromTheEdgesHead) {
   ASSERT_TRUE(next);
   EXPECT_EQ(next->state.gen, gen);
   EXPECT_EQ(next->state.head, (Cursor{seq, seq}));
-  ASSERT_EQ(next->responses.size(), 2u);
-  for (const auto& [g, w] : next->responses) {
+  // Per group: from the head the edge knew ({3, 3}) for its waiters, and from the head
+  // before ({0, 0}) for polls that come back at it after this growth.
+  ASSERT_EQ(next->responses.size(), 4u);
+  int from_head = 0, from_before = 0;
+  for (const auto& [from, g, w] : next->responses) {
+    const bool before = from == Cursor{0, 0};
+    if (before) {
+      ++from_before;
+    } else {
+      EXPECT_EQ(from, (Cursor{3, 3}));
+      ++from_head;
+    }
     if (g.format == BodyFormat::kJson) {
       auto v = Json(w);
-      EXPECT_EQ(JsonSeqs(v), std::vector<uint64_t>{seq});
+      EXPECT_EQ(JsonSeqs(v), std::vector<uint64_t>{seq});  // limit 1: the newest
       EXPECT_EQ(v.at("messages").at(0).at("body").as_string(), "n4");
-      EXPECT_FALSE(v.at("gap").as_bool());
+      EXPECT_EQ(v.at("gap").as_bool(), before);
     } else {
       api::PollResponse q;
       ASSERT_TRUE(q.ParseFromString(Body(w)));
-      ASSERT_EQ(q.messages_size(), 1);
-      EXPECT_EQ(q.messages(0).seq(), seq);
-      EXPECT_EQ(q.messages(0).body(), "n4");
+      ASSERT_EQ(q.messages_size(), before ? 4 : 1);
+      EXPECT_EQ(q.messages(0).seq(), before ? 1u : seq);
+      EXPECT_EQ(q.messages(q.messages_size() - 1).body(), "n4");
     }
+    if (g.format == BodyFormat::kJson) EXPECT_EQ(JsonCursor(Json(w)), (Cursor{seq, seq}));
   }
+  EXPECT_EQ(from_head, 2);
+  EXPECT_EQ(from_before, 2);
 }
 
 TEST_F(EdgeRoomTest, GrewCarriesNoResponsesWhenPriorityMessagesOutranThePriorityList) {
@@ -578,8 +592,9 @@ TEST_F(EdgeRoomTest, GrewCarriesNoResponsesWhenPriorityMessagesOutranThePriority
   ASSERT_TRUE(grew);
   EXPECT_EQ(grew->state.head, (Cursor{4, 4}));
   ASSERT_EQ(grew->responses.size(), 1u);
-  EXPECT_EQ(grew->responses[0].first, kJson10);
-  EXPECT_EQ(JsonSeqs(Json(grew->responses[0].second)), (std::vector<uint64_t>{3, 4}));
+  EXPECT_EQ(grew->responses[0].from, (Cursor{2, 2}));
+  EXPECT_EQ(grew->responses[0].group, kJson10);
+  EXPECT_EQ(JsonSeqs(Json(grew->responses[0].response)), (std::vector<uint64_t>{3, 4}));
   WirePtr wa = a->Next();
   ASSERT_TRUE(wa);
   EXPECT_EQ(JsonSeqs(Json(wa)), (std::vector<uint64_t>{3, 4}));
