@@ -69,7 +69,9 @@ bool FrontEdge::TryHold(Connection& conn, const std::string& room, Cursor cursor
     r.polled.emplace_back(user);
     MarkDirty(r);
     metrics::Bump(metrics_.edge_answers, 1);
-    conn.ReplyLater(std::move(answer));
+    // Written right away: the router does nothing more with this request, and what the
+    // answer sets going (the connection's next pipelined request) runs as after any answer.
+    conn.Deliver(conn.serial(), std::move(answer));
     return true;
   }
   if (r.full || std::find(r.groups.begin(), r.groups.end(), group) == r.groups.end()) {

@@ -237,6 +237,19 @@ TEST_F(EdgeTest, PollsOneOrTwoGrowthsBehindAreAnsweredAtOnceWithWhatTheRoomWould
   EXPECT_EQ(from_room.cursor, c2);
   EXPECT_EQ(EdgeAnswered(port()), answered + 2);
 
+  // Pipelined in one write, answered one after the other, in order.
+  ASSERT_TRUE(bob.client().SendBytes(PollRequest(room, "bob", c1, 10000) +
+                                     PollRequest(room, "bob", c0, 10000) +
+                                     PollRequest(room, "bob", c1, 10000)));
+  for (auto want : {std::vector<uint64_t>{s2}, std::vector<uint64_t>{s2 - 1, s2},
+                    std::vector<uint64_t>{s2}}) {
+    PollResult p = ParsePoll(bob.client().ReadResponse());
+    ASSERT_TRUE(p.ok);
+    EXPECT_EQ(Seqs(p.messages), want) << p.response;
+    EXPECT_EQ(p.cursor, c2);
+  }
+  EXPECT_EQ(EdgeAnswered(port()), answered + 5);
+
   // Someone joins: the answers carry an old online count, so the edge drops them and the
   // room answers (with the count of now).
   User carol(port(), "carol");
@@ -246,7 +259,7 @@ TEST_F(EdgeTest, PollsOneOrTwoGrowthsBehindAreAnsweredAtOnceWithWhatTheRoomWould
   EXPECT_EQ(Seqs(after.messages), std::vector<uint64_t>{s2});
   EXPECT_EQ(after.cursor, c2);
   EXPECT_EQ(after.online, "3");
-  EXPECT_EQ(EdgeAnswered(port()), answered + 2);
+  EXPECT_EQ(EdgeAnswered(port()), answered + 5);
 
   // After one more growth, c0 is three growths behind: the room answers it.
   uint64_t s3 = sender.Say(room, "m3");
