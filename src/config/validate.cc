@@ -173,7 +173,10 @@ void CheckMain(const Config& main, const Node& root, const ValueSources& sources
                {RoomConfig::kOnlineTtlMsFieldNumber, 1000, 86400000},
                {RoomConfig::kDedupMemoryEntriesFieldNumber, 0, 10000000},
                {RoomConfig::kIdleUnloadMsFieldNumber, 1000, kNoMax},
-               {RoomConfig::kMaxRoomsFieldNumber, 1, kNoMax}},
+               {RoomConfig::kMaxRoomsFieldNumber, 1, kNoMax},
+               {RoomConfig::kEdgeMaxGroupsFieldNumber, 1, 1024},
+               {RoomConfig::kEdgeReportDelayMsFieldNumber, 1, 1000},
+               {RoomConfig::kEdgeIdleMsFieldNumber, 100, 3600000}},
               problems);
   if (room.max_message_bytes() > main.http().max_body_bytes()) {
     // Point at whichever of the two the operator actually wrote.

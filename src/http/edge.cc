@@ -7,18 +7,6 @@
 #include "front.h"
 
 namespace chatroomd::http {
-namespace {
-
-// An edge room with no waiter for this long is dropped (and the room told).
-constexpr int64_t kUnsubscribeIdleMs = 5000;
-
-// Reports wait this long, so that one wakes the room's loop for a burst of polls (after a
-// growth, an audience re-polls within a few tens of milliseconds). A request forwarded to a
-// room sends them at once, so the room never sees it before them.
-constexpr int64_t kReportDelayMs = 10;
-
-}  // namespace
-
 FrontEdge::FrontEdge(Loop& loop, TimerWheel& wheel, sect::RoomService* rooms,
                      metrics::ThreadMetrics& metrics)
     : loop_(loop),
@@ -26,6 +14,10 @@ FrontEdge::FrontEdge(Loop& loop, TimerWheel& wheel, sect::RoomService* rooms,
       rooms_service_(rooms),
       metrics_(metrics),
       sweep_timer_(loop.context()) {
+  if (rooms) {
+    report_delay_ms_ = rooms->settings().edge_report_delay_ms;
+    idle_ms_ = rooms->settings().edge_idle_ms;
+  }
   flush_timer_.owner = this;
   flush_timer_.fire = [](TimerNode* node) { static_cast<FlushTimer*>(node)->owner->Flush(); };
 }
@@ -275,7 +267,7 @@ void FrontEdge::MarkDirty(EdgeRoom& r) {
   if (r.dirty) return;
   r.dirty = true;
   dirty_.push_back(&r);
-  if (!flush_timer_.scheduled()) wheel_.Schedule(flush_timer_, TimerWheel::NowMs() + kReportDelayMs);
+  if (!flush_timer_.scheduled()) wheel_.Schedule(flush_timer_, TimerWheel::NowMs() + report_delay_ms_);
 }
 
 void FrontEdge::FlushReports() {
@@ -323,7 +315,7 @@ void FrontEdge::Sweep() {
       r.waiters.push_back(w);
     }
     if (!r.still_held.empty()) MarkDirty(r);
-    if (r.count == 0 && !r.dirty && now - r.idle_since_ms >= kUnsubscribeIdleMs) {
+    if (r.count == 0 && !r.dirty && now - r.idle_since_ms >= idle_ms_) {
       rooms_service_->EdgeUnsubscribe(r.id, this, r.gen);
       it = rooms_.erase(it);
       continue;

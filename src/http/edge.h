@@ -114,6 +114,14 @@ class FrontEdge final : public room::Edge {
   sect::RoomService* rooms_service_;
   metrics::ThreadMetrics& metrics_;
   bool draining_ = false;
+  // Reports wait this long (rooms.edge_report_delay_ms), so that one wakes the room's loop
+  // for a burst of polls (after a growth, an audience re-polls within a few tens of
+  // milliseconds). A request forwarded to a room sends them at once, so the room never sees
+  // it before them.
+  int64_t report_delay_ms_ = 10;
+  // An edge room with no waiter for this long is dropped, and the room told
+  // (rooms.edge_idle_ms).
+  int64_t idle_ms_ = 5000;
   std::unordered_map<std::string, std::unique_ptr<EdgeRoom>> rooms_;
   std::vector<EdgeRoom*> dirty_;
   struct FlushTimer : TimerNode {

@@ -19,9 +19,6 @@ Error StoreFailed() { return MakeError(ErrorCode::kInternal, "the store failed; 
 // Edge subscriptions are numbered process-wide, so a generation is never reused.
 std::atomic<uint64_t> next_edge_gen{1};
 
-// Groups one edge subscription can carry; polls of other groups go to the room.
-constexpr size_t kMaxEdgeGroups = 16;
-
 }  // namespace
 
 Room::Room(RoomHost& host, std::string id)
@@ -684,7 +681,7 @@ void Room::SubscribeEdge(Edge& edge, EdgeGroup group) {
     sub->sent_online = online();
     sub->sent_full = Full();
   } else if (std::find(sub->groups.begin(), sub->groups.end(), group) != sub->groups.end() ||
-             sub->groups.size() >= kMaxEdgeGroups) {
+             sub->groups.size() >= host_.settings().edge_max_groups) {
     return;
   }
   sub->groups.push_back(group);

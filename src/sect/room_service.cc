@@ -23,6 +23,9 @@ room::RoomSettings SettingsFromConfig(const config::Config& c) {
   s.send_rate_per_s = r.send_rate_per_s();
   s.send_burst = r.send_burst();
   s.max_pending_writes = c.store().max_pending_writes();
+  s.edge_max_groups = r.edge_max_groups();
+  s.edge_report_delay_ms = r.edge_report_delay_ms();
+  s.edge_idle_ms = r.edge_idle_ms();
   return s;
 }
 

@@ -34,6 +34,9 @@ struct RoomSettings {
   uint32_t send_rate_per_s = 10;
   uint32_t send_burst = 20;
   uint32_t max_pending_writes = 100000;
+  uint32_t edge_max_groups = 16;
+  uint32_t edge_report_delay_ms = 10;
+  uint32_t edge_idle_ms = 5000;
 };
 
 // State shared by every host of the process (atomics only).

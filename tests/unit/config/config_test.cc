@@ -247,6 +247,26 @@ rooms {
                           "1"));
 }
 
+TEST_F(ConfigTest, EdgeBoundsAreChecked) {
+  EXPECT_THAT(Problems(Load(R"(rooms {
+  edge_max_groups: 0
+  edge_report_delay_ms: 0
+  edge_idle_ms: 99
+}
+)")),
+              ElementsAre("<dir>/chatroomd.textproto:2:3: rooms.edge_max_groups is 0, must be "
+                          "in 1..1024",
+                          "<dir>/chatroomd.textproto:3:3: rooms.edge_report_delay_ms is 0, must "
+                          "be in 1..1000",
+                          "<dir>/chatroomd.textproto:4:3: rooms.edge_idle_ms is 99, must be in "
+                          "100..3600000"));
+  auto ok = Load("rooms { edge_max_groups: 4 edge_report_delay_ms: 25 edge_idle_ms: 100 }");
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ((*ok)->main.rooms().edge_max_groups(), 4u);
+  EXPECT_EQ((*ok)->main.rooms().edge_report_delay_ms(), 25u);
+  EXPECT_EQ((*ok)->main.rooms().edge_idle_ms(), 100u);
+}
+
 TEST_F(ConfigTest, IntegerTooLargeForTheFieldIsASyntaxError) {
   EXPECT_THAT(
       Problems(Load("store { max_batch: 5000000000 }")),
