@@ -243,7 +243,9 @@ std::string DescribeConfig(const LoadedConfig& config) {
          ", retention " + std::to_string(store.retention_hours()) + " h, dedup window " +
          std::to_string(store.dedup_window_hours()) + " h, " +
          std::to_string(store.reader_threads()) + " reader threads, block cache " +
-         std::to_string(store.block_cache_mb()) + " MB\n";
+         std::to_string(store.block_cache_mb()) + " MB, memtables " +
+         std::to_string(store.write_buffer_mb()) + " MB, WAL " +
+         std::to_string(store.max_wal_mb()) + " MB\n";
 
   const RoomConfig& rooms = main.rooms();
   out += "rooms: window " + std::to_string(rooms.window_size()) + ", priority " +

@@ -159,7 +159,9 @@ void CheckMain(const Config& main, const Node& root, const ValueSources& sources
                {StoreConfig::kDedupWindowHoursFieldNumber, 1, 8760},
                {StoreConfig::kReaderThreadsFieldNumber, 1, 64},
                {StoreConfig::kMaxPendingWritesFieldNumber, 1, 10000000},
-               {StoreConfig::kBlockCacheMbFieldNumber, 1, 65536}},
+               {StoreConfig::kBlockCacheMbFieldNumber, 1, 65536},
+               {StoreConfig::kWriteBufferMbFieldNumber, 8, 65536},
+               {StoreConfig::kMaxWalMbFieldNumber, 16, 1048576}},
               problems);
 
   const Node rooms = root.Child(Config::kRoomsFieldNumber);

@@ -152,6 +152,8 @@ int RunDaemon(const DaemonOptions& options) {
   so.dedup_window_ms = static_cast<int64_t>(sc.dedup_window_hours()) * 3600 * 1000;
   so.reader_threads = sc.reader_threads();
   so.block_cache_mb = sc.block_cache_mb();
+  so.write_buffer_mb = sc.write_buffer_mb();
+  so.max_wal_mb = sc.max_wal_mb();
   auto opened = store::Store::Open(so);
   if (!opened) {
     std::cerr << "cannot open the store in " << sc.data_dir() << ": "

@@ -23,12 +23,6 @@ constexpr size_t kMiB = size_t{1} << 20;
 // bytes per message, so smaller memtables flush them about as often.
 constexpr size_t kMessagesWriteBuffer = 16 * kMiB;
 constexpr size_t kIndexWriteBuffer = 4 * kMiB;
-// Ceiling on all memtables together: past it RocksDB flushes the largest, so memory stays
-// bounded however many column families are busy.
-constexpr size_t kTotalWriteBuffers = 64 * kMiB;
-// A column family that rarely flushes (rooms, dedup) pins the WAL files holding its oldest
-// writes; past this size RocksDB flushes it so old WAL files can go.
-constexpr uint64_t kMaxTotalWalSize = 128 * kMiB;
 
 int64_t SystemNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -87,9 +81,13 @@ Status RocksStore::OpenDb() {
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.keep_log_file_num = 5;
-  db_options.max_total_wal_size = kMaxTotalWalSize;
-  db_options.write_buffer_manager =
-      std::make_shared<rocksdb::WriteBufferManager>(kTotalWriteBuffers);
+  // A column family that rarely flushes (rooms, dedup) pins the WAL files holding its oldest
+  // writes; past store.max_wal_mb RocksDB flushes it so old WAL files can go.
+  db_options.max_total_wal_size = uint64_t{std::max<uint32_t>(options_.max_wal_mb, 1)} * kMiB;
+  // Ceiling on all memtables together (store.write_buffer_mb): past it RocksDB flushes the
+  // largest, so memory stays bounded however many column families are busy.
+  db_options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(
+      std::max<size_t>(options_.write_buffer_mb, 1) * kMiB);
 
   // One block cache for every column family, holding index and filter blocks too, so that
   // block_cache_mb bounds the read-side memory (L0's are pinned: they are read on every get).

@@ -36,6 +36,8 @@ struct StoreOptions {
   int64_t dedup_window_ms = 24LL * 3600 * 1000;
   uint32_t reader_threads = 2;
   uint32_t block_cache_mb = 64;
+  uint32_t write_buffer_mb = 64;  // all memtables together
+  uint32_t max_wal_mb = 128;      // all WAL files together
   // The clock used for retention (ms since the Unix epoch). Tests replace it.
   std::function<int64_t()> now_ms;
 };

@@ -267,6 +267,18 @@ TEST_F(ConfigTest, EdgeBoundsAreChecked) {
   EXPECT_EQ((*ok)->main.rooms().edge_idle_ms(), 100u);
 }
 
+TEST_F(ConfigTest, StoreMemoryBoundsAreChecked) {
+  EXPECT_THAT(Problems(Load("store {\n  write_buffer_mb: 7\n  max_wal_mb: 15\n}\n")),
+              ElementsAre("<dir>/chatroomd.textproto:2:3: store.write_buffer_mb is 7, must be "
+                          "in 8..65536",
+                          "<dir>/chatroomd.textproto:3:3: store.max_wal_mb is 15, must be in "
+                          "16..1048576"));
+  auto ok = Load("");
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ((*ok)->main.store().write_buffer_mb(), 64u);
+  EXPECT_EQ((*ok)->main.store().max_wal_mb(), 128u);
+}
+
 TEST_F(ConfigTest, IntegerTooLargeForTheFieldIsASyntaxError) {
   EXPECT_THAT(
       Problems(Load("store { max_batch: 5000000000 }")),
