@@ -209,6 +209,14 @@ Connection::Fed Connection::Feed(RequestParser& p, const char* data, size_t n, s
 }
 
 void Connection::Parse() {
+  // An answer written from inside this loop (the front loop's edge answers some polls at
+  // once) comes back to OnWritten, which leaves the next request to this loop: a client's
+  // pipelined requests never nest calls.
+  parsing_ = true;
+  struct Done {
+    bool& flag;
+    ~Done() { flag = false; }
+  } done{parsing_};
   while (state_ == State::kReading && !in_.empty()) {
     if (!parser_) {
       parser_ = std::make_unique<RequestParser>();
@@ -343,6 +351,7 @@ void Connection::OnWritten() {
   state_ = State::kReading;
   if (!in_.empty()) {
     ArmTimer(limits_.read_timeout_ms);
+    if (parsing_) return;  // the Parse() this answer came from goes on
     Parse();
     if (state_ != State::kReading) return;
   } else {

@@ -58,7 +58,8 @@ bool FrontEdge::TryHold(Connection& conn, const std::string& room, Cursor cursor
     // Behind the head: the room's answer from there, when it sent one.
     WirePtr answer = FindAnswer(r, cursor, group);
     if (!answer) return false;
-    r.polled.emplace_back(user);
+    // (A client's pipelined re-polls are one user: reported once.)
+    if (r.polled.empty() || r.polled.back() != user) r.polled.emplace_back(user);
     MarkDirty(r);
     metrics::Bump(metrics_.edge_answers, 1);
     // Written right away: the router does nothing more with this request, and what the

@@ -112,6 +112,7 @@ class Connection final : public room::Client, public std::enable_shared_from_thi
   bool readable_ = false;      // an edge came and the socket has not been read empty since
   bool peer_shut_ = false;     // the peer shut its side: read to the end, not to a short read
   bool reading_ = false;       // inside ReadAvailable
+  bool parsing_ = false;       // inside Parse
   bool write_blocked_ = false; // waiting for an EPOLLOUT edge
   size_t written_ = 0;
   bool close_after_write_ = false;

@@ -546,6 +546,58 @@ TEST_F(EdgeTest, PipelinedPollsAreAnsweredInOrder) {
 
 // ---------------------------------------------------------------------------------------------
 
+// A body limit of 4 MiB lets a client have ~20,000 polls buffered behind one that is held.
+class EdgeDeepPipelineTest : public SharedDaemonTest<EdgeDeepPipelineTest> {
+ public:
+  static DaemonOptions Options() { return {.config = "http { max_body_bytes: 4194304 }"}; }
+};
+
+TEST_F(EdgeDeepPipelineTest, ThousandsOfPipelinedPollsAnsweredAtOnceDoNotNest) {
+  // The edge answers a poll behind the head at once, from inside the parse of the requests
+  // buffered behind it; each answer must not start the next request one call deeper (20,000
+  // levels would overflow the front loop's stack and kill the daemon).
+  std::string room = UniqueRoom();
+  User sender(port(), "backend");
+  User alice(port(), "alice");
+  std::string c1 = JoinAndPrime(port(), alice, sender, room);
+  ASSERT_FALSE(c1.empty());
+  const double base = HeldPolls(port());
+  ASSERT_TRUE(alice.client().SendBytes(PollRequest(room, "alice", c1, 10000)));
+  ASSERT_TRUE(WaitForHeldPolls(port(), base + 1));
+  constexpr int kBehind = 20000;
+  std::string burst;
+  const std::string one = PollRequest(room, "alice", c1, 1);
+  for (int i = 0; i < kBehind; ++i) burst += one;
+  ASSERT_LT(burst.size(), 4000000u);
+  ASSERT_TRUE(alice.client().SendBytes(burst));
+  std::this_thread::sleep_for(300ms);  // let the daemon buffer them behind the held poll
+
+  auto answers = std::async(std::launch::async, [&] {
+    std::vector<PollResult> out;
+    for (int i = 0; i <= kBehind; ++i) {
+      PollResult p = ParsePoll(alice.client().ReadResponse());
+      if (!p.ok) break;
+      out.push_back(std::move(p));
+    }
+    return out;
+  });
+  uint64_t seq = sender.Say(room, "wake");
+  std::vector<PollResult> got = answers.get();
+  ASSERT_EQ(got.size(), static_cast<size_t>(kBehind + 1));
+  const std::string c2 = got[0].cursor;
+  EXPECT_NE(c2, c1);
+  for (const auto& p : got) {
+    ASSERT_EQ(Seqs(p.messages), std::vector<uint64_t>{seq}) << p.response;
+    ASSERT_EQ(p.cursor, c2);
+  }
+  EXPECT_EQ(alice.client().connects(), 1);
+  // Still serving.
+  PollResult after = alice.Poll(room, {.cursor = c2, .timeout_ms = 0});
+  ASSERT_TRUE(after.ok);
+  EXPECT_TRUE(after.messages.empty());
+  EXPECT_TRUE(WaitHeldExactly(port(), base));
+}
+
 class EdgeOnlineTest : public SharedDaemonTest<EdgeOnlineTest> {
  public:
   static DaemonOptions Options() { return {.config = "rooms { online_ttl_ms: 1000 }"}; }
