@@ -75,7 +75,9 @@ std::shared_ptr<WireResponse> MakeWire(int status, std::string_view content_type
   return Build(status, content_type, std::move(body), true, extra_headers);
 }
 
-WirePtr MakeEmptyWire(int status) { return Build(status, {}, {}, false, {}); }
+WirePtr MakeEmptyWire(int status, std::string_view extra_headers) {
+  return Build(status, {}, {}, false, extra_headers);
+}
 
 WirePtr MakeErrorWire(const Error& error, BodyFormat format) {
   std::string extra;

@@ -147,6 +147,21 @@ void CheckMain(const Config& main, const Node& root, const ValueSources& sources
                {HttpConfig::kMaxConnectionsFieldNumber, 1, 10000000},
                {HttpConfig::kListenBacklogFieldNumber, 1, 65535}},
               problems);
+  for (int i = 0; i < main.http().cors_origins_size(); ++i) {
+    const std::string& origin = main.http().cors_origins(i);
+    if (origin == "*") continue;
+    // scheme://host[:port], as a browser sends it in Origin: no path, no spaces.
+    size_t scheme = origin.find("://");
+    std::string_view name = std::string_view(origin).substr(0, scheme);
+    bool ok = scheme != std::string::npos && (name == "http" || name == "https") &&
+              origin.size() > scheme + 3 &&
+              origin.find_first_of("/?# \t", scheme + 3) == std::string::npos;
+    if (!ok) {
+      problems->At(http.file(), http.Loc(HttpConfig::kCorsOriginsFieldNumber, i),
+                   "http.cors_origins \"" + origin +
+                       "\" must be \"*\" or scheme://host[:port] (http or https, no path)");
+    }
+  }
 
   const Node store = root.Child(Config::kStoreFieldNumber);
   if (main.store().data_dir().empty()) {

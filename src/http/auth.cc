@@ -8,10 +8,13 @@ namespace {
 class DevAuthenticator final : public Authenticator {
  public:
   Result<Identity> Authenticate(const Credentials& c) const override {
-    if (!c.has_x_user_id || c.x_user_id.empty()) {
+    if (!c.has_x_user_id) {
       return MakeError(ErrorCode::kUnauthorized, "X-User-Id header required (dev auth mode)");
     }
-    if (!IsValidUserId(c.x_user_id)) {
+    if (c.many_x_user_ids) {
+      return MakeError(ErrorCode::kBadRequest, "more than one X-User-Id header");
+    }
+    if (!IsValidUserId(c.x_user_id)) {  // the empty id too
       return MakeError(ErrorCode::kBadRequest, "user id must match [A-Za-z0-9_.:@-]{1,64}");
     }
     return Identity{std::string(c.x_user_id), true};

@@ -228,6 +228,15 @@ void Connection::Parse() {
     Fed fed = Feed(*parser_, in_.data(), in_.size(), used);
     if (fed == Fed::kFailed) return;
     in_.erase(0, used);
+    if (fed == Fed::kMore && parser_->is_header_done() && parser_->request().expect_continue &&
+        !continue_sent_) {
+      // The client waits for this before it sends the body (curl: for a second). Nothing else
+      // is being written (this connection is reading), so it goes out whole or not at all;
+      // if not, the client sends the body after its own wait.
+      static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
+      continue_sent_ = true;
+      (void)::send(fd_, k100.data(), k100.size(), MSG_NOSIGNAL);
+    }
     if (fed == Fed::kMore) {
       if (in_.size() > limits_.max_header_bytes + limits_.max_body_bytes + 1024) {
         return Fail(400, ErrorCode::kBadRequest, "request too large");
@@ -236,6 +245,7 @@ void Connection::Parse() {
     }
     Request request = std::move(parser_->request());
     parser_.reset();
+    continue_sent_ = false;
     // A held poll should cost no buffer: give back what the request needed.
     if (in_.empty() && in_.capacity() > 64) std::string().swap(in_);
     Finish(std::move(request));
@@ -262,6 +272,8 @@ void Connection::Fail(int status, ErrorCode code, std::string message) {
   parser_.reset();
   in_.clear();
   close_after_write_ = true;
+  head_only_ = false;
+  cors_ = nullptr;
   ++serial_;
   state_ = State::kProcessing;
   endpoint_ = metrics::Endpoint::kOther;
@@ -275,6 +287,8 @@ void Connection::Dispatch(Request request) {
   endpoint_ = metrics::Endpoint::kOther;
   poll_room_.clear();
   close_after_write_ = !request.keep_alive;
+  head_only_ = request.method == beast_http::verb::head;
+  cors_ = request.origin.empty() ? nullptr : router_.CorsHeaders(request);
   router_.Handle(*this, request);
 }
 
@@ -301,12 +315,14 @@ void Connection::Write(WirePtr response) {
 
 void Connection::WriteMore(size_t written) {
   static constexpr std::string_view kClose = "Connection: close\r\n";
-  const std::string_view parts[3] = {out_->head,
+  static constexpr std::string_view kNoBody = "\r\n";
+  const std::string_view parts[4] = {out_->head,
                                      out_close_header_ ? kClose : std::string_view(),
-                                     out_->tail};
-  size_t total = parts[0].size() + parts[1].size() + parts[2].size();
+                                     cors_ ? std::string_view(*cors_) : std::string_view(),
+                                     head_only_ ? kNoBody : std::string_view(out_->tail)};
+  size_t total = parts[0].size() + parts[1].size() + parts[2].size() + parts[3].size();
   while (written < total) {
-    iovec iov[3];
+    iovec iov[4];
     size_t skip = written, k = 0;
     for (const auto& p : parts) {
       if (skip >= p.size()) {

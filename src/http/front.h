@@ -66,6 +66,8 @@ class Connection final : public room::Client, public std::enable_shared_from_thi
   void set_poll_room(std::string room) { poll_room_ = std::move(room); }
   // Answer the current request from the front loop itself (posted, never re-entrant).
   void ReplyLater(WirePtr response);
+  // The current request's answer ends the connection (the stream cannot be trusted).
+  void CloseAfterAnswer() { close_after_write_ = true; }
 
   // For the front loop's edge, which may hold the current poll.
   FrontLoop& front() { return front_; }
@@ -125,6 +127,9 @@ class Connection final : public room::Client, public std::enable_shared_from_thi
   std::unique_ptr<RequestParser> parser_;
   WirePtr out_;     // the response being written
   bool out_close_header_ = false;
+  bool head_only_ = false;           // HEAD: the answer's headers without its body
+  bool continue_sent_ = false;       // 100 Continue written for the request being read
+  const std::string* cors_ = nullptr;  // CORS header lines for this request's origin
   struct ConnTimer : TimerNode {
     Connection* owner = nullptr;
   } timer_;
@@ -175,11 +180,16 @@ class Router {
   void Handle(Connection& conn, Request& request);
   const FrontLimits& limits() const { return limits_; }
   void CancelPoll(const std::string& room, room::ClientPtr client, uint64_t serial);
+  // The CORS header lines for a request's Origin, or null (none sent, or not allowed).
+  const std::string* CorsHeaders(const Request& request) const;
 
  private:
   ServerDeps deps_;
   FrontLimits limits_;
   uint32_t max_message_bytes_;
+  // http.cors_origins: each allowed origin with its header lines; "*" allows any origin.
+  std::vector<std::pair<std::string, std::string>> cors_;
+  std::string cors_any_;
 };
 
 }  // namespace chatroomd::http

@@ -2,6 +2,8 @@
 
 #include <boost/beast/http/field.hpp>
 
+#include <algorithm>
+
 namespace chatroomd::http {
 namespace {
 
@@ -16,6 +18,37 @@ bool IEquals(std::string_view a, std::string_view b) {
     if (x != y) return false;
   }
   return true;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The media type of a Content-Type or Accept item, without parameters.
+std::string_view MediaType(std::string_view item) { return Trim(item.substr(0, item.find(';'))); }
+
+// The q parameter of an Accept item (1 when absent or unreadable).
+float Quality(std::string_view item) {
+  size_t semi = item.find(';');
+  while (semi != std::string_view::npos) {
+    item.remove_prefix(semi + 1);
+    semi = item.find(';');
+    std::string_view param = Trim(item.substr(0, semi));
+    if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
+      std::string_view v = param.substr(2);
+      if (v.empty() || v.size() > 5 || (v[0] != '0' && v[0] != '1')) return 1;
+      float q = static_cast<float>(v[0] - '0');
+      float scale = 0.1f;
+      for (size_t i = 2; i < v.size() && v[1] == '.'; ++i, scale /= 10) {
+        if (v[i] < '0' || v[i] > '9') return 1;
+        q += static_cast<float>(v[i] - '0') * scale;
+      }
+      return q > 1 ? 1 : q;
+    }
+  }
+  return 1;
 }
 
 int HexValue(char c) {
@@ -71,16 +104,34 @@ void RequestParser::on_field_impl(bhttp::field name, boost::beast::string_view n
     case bhttp::field::transfer_encoding: ++request_.transfer_encoding_count; break;
     case bhttp::field::authorization: request_.authorization.assign(value); break;
     case bhttp::field::content_type:
-      request_.protobuf_body = value.find("application/x-protobuf") != std::string_view::npos;
+      request_.protobuf_body = IEquals(MediaType(value), "application/x-protobuf");
       break;
-    case bhttp::field::accept:
-      request_.protobuf_response |=
-          value.find("application/x-protobuf") != std::string_view::npos;
+    case bhttp::field::accept: {
+      // Protobuf when it is acceptable (q > 0) and liked at least as much as JSON.
+      std::string_view rest = value;
+      while (!rest.empty()) {
+        size_t comma = rest.find(',');
+        std::string_view item = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        std::string_view type = MediaType(item);
+        if (IEquals(type, "application/x-protobuf")) {
+          q_protobuf_ = std::max(q_protobuf_, Quality(item));
+        } else if (IEquals(type, "application/json") || type == "*/*" ||
+                   IEquals(type, "application/*")) {
+          q_json_ = std::max(q_json_, Quality(item));
+        }
+      }
+      request_.protobuf_response = q_protobuf_ > 0 && q_protobuf_ >= q_json_;
       break;
+    }
+    case bhttp::field::expect:
+      request_.expect_continue = IEquals(Trim(value), "100-continue");
+      break;
+    case bhttp::field::origin: request_.origin.assign(value); break;
+    case bhttp::field::access_control_request_method: request_.cors_preflight = true; break;
     case bhttp::field::unknown:
-      if (IEquals(name_string, "X-User-Id")) {
+      if (IEquals(name_string, "X-User-Id") && request_.x_user_id_count++ == 0) {
         request_.x_user_id.assign(value);
-        request_.has_x_user_id = true;
       }
       break;
     default: break;
@@ -109,7 +160,18 @@ Result<Target> ParseTarget(std::string_view target) {
   auto bad = [] {
     return MakeError(ErrorCode::kBadRequest, "request target is not a valid origin-form URL");
   };
-  if (target.empty() || target[0] != '/') return bad();
+  if (target.empty()) return bad();
+  if (target[0] != '/') {
+    // Absolute form: a server must take it (RFC 9112 3.2.2). The authority is not used.
+    size_t scheme = target.find("://");
+    std::string_view name = target.substr(0, scheme);
+    if (scheme == std::string_view::npos || !(IEquals(name, "http") || IEquals(name, "https"))) {
+      return bad();
+    }
+    size_t path = target.find_first_of("/?#", scheme + 3);
+    if (path == std::string_view::npos || target[path] != '/') return bad();
+    target.remove_prefix(path);
+  }
   Target t;
   // Decoded text is never longer than the target.
   char* out = nullptr;

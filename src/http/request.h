@@ -26,10 +26,13 @@ struct Request {
   unsigned version = 11;
   bool keep_alive = true;
   std::string authorization;
-  std::string x_user_id;
-  bool has_x_user_id = false;
+  std::string x_user_id;  // the first X-User-Id
+  int x_user_id_count = 0;
   bool protobuf_body = false;      // Content-Type: application/x-protobuf
-  bool protobuf_response = false;  // Accept includes application/x-protobuf
+  bool protobuf_response = false;  // Accept prefers application/x-protobuf (see request.cc)
+  bool expect_continue = false;    // Expect: 100-continue
+  std::string origin;              // Origin (browsers), for CORS
+  bool cors_preflight = false;     // Access-Control-Request-Method present
   int host_count = 0;
   int content_length_count = 0;
   int transfer_encoding_count = 0;
@@ -58,11 +61,14 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   void on_finish_impl(error_code& ec) override {}
 
   Request request_;
+  // Accept: the best quality given to protobuf and to JSON (or a wildcard) so far.
+  float q_protobuf_ = 0;
+  float q_json_ = 0;
 };
 
-// The request target (origin form) split into percent-decoded path segments and query
-// parameters. Strict: a bad percent escape, or a target not starting with '/', is an error.
-// A request target split into decoded path segments and query parameters. The views point
+// A request target split into decoded path segments and query parameters. Origin form
+// ("/v1/...") or absolute form ("http://host/v1/...", whose authority is ignored). Strict: a
+// bad percent escape, a fragment, or any other form is an error. The views point
 // into the target string the parse was given (or, for %-escaped parts, into `decoded`): that
 // string must outlive the Target.
 struct Target {

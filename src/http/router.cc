@@ -58,12 +58,56 @@ WirePtr MethodNotAllowed(std::string allow) {
   return MakeWire(405, "application/json", std::move(body), "Allow: " + allow + "\r\n");
 }
 
+// What every CORS answer carries besides the origin: clients may read Retry-After.
+constexpr std::string_view kCorsExpose = "Access-Control-Expose-Headers: Retry-After\r\n";
+
+bool SameOrigin(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Router::Router(ServerDeps deps, FrontLimits limits)
     : deps_(std::move(deps)),
       limits_(limits),
-      max_message_bytes_(deps_.config->main.rooms().max_message_bytes()) {}
+      max_message_bytes_(deps_.config->main.rooms().max_message_bytes()) {
+  for (const std::string& origin : deps_.config->main.http().cors_origins()) {
+    if (origin == "*") {
+      cors_any_ = "Access-Control-Allow-Origin: *\r\n" + std::string(kCorsExpose);
+    } else {
+      cors_.emplace_back(origin, "Access-Control-Allow-Origin: " + origin +
+                                     "\r\nVary: Origin\r\n" + std::string(kCorsExpose));
+    }
+  }
+}
+
+const std::string* Router::CorsHeaders(const Request& request) const {
+  for (const auto& [origin, lines] : cors_) {
+    if (SameOrigin(origin, request.origin)) return &lines;
+  }
+  return cors_any_.empty() ? nullptr : &cors_any_;
+}
+
+namespace {
+
+// A CORS preflight (OPTIONS with Access-Control-Request-Method): which methods and headers a
+// browser may use. The allow-origin lines are the connection's, as on every answer.
+WirePtr PreflightAnswer(bool allowed) {
+  if (!allowed) return MakeEmptyWire(204);
+  return MakeEmptyWire(204,
+                  "Access-Control-Allow-Methods: GET, POST, HEAD\r\n"
+                  "Access-Control-Allow-Headers: Authorization, Content-Type, Accept, X-User-Id\r\n"
+                  "Access-Control-Max-Age: 600\r\n");
+}
+
+}  // namespace
 
 void Router::CancelPoll(const std::string& room, room::ClientPtr client, uint64_t serial) {
   deps_.rooms->CancelPoll(room, std::move(client), serial);
@@ -73,19 +117,28 @@ void Router::Handle(Connection& conn, Request& req) {
   auto fail = [&](const Error& e, BodyFormat f = BodyFormat::kJson) {
     conn.ReplyLater(MakeErrorWire(e, f));
   };
-  auto target = ParseTarget(req.target);
-  if (!target) return fail(target.error());
-  const auto& segs = target->segments;
   const auto verb = req.method;
+  if (verb == beast_http::verb::options && req.cors_preflight && !req.origin.empty()) {
+    return conn.ReplyLater(PreflightAnswer(CorsHeaders(req) != nullptr));
+  }
+  auto target = ParseTarget(req.target);
+  if (!target) {
+    // A target we cannot read is malformed HTTP: answer and close.
+    conn.CloseAfterAnswer();
+    return fail(target.error());
+  }
+  const auto& segs = target->segments;
   BodyFormat format = req.protobuf_response ? BodyFormat::kProtobuf : BodyFormat::kJson;
 
-  // Operations endpoints: no identity needed.
+  // Operations endpoints: no identity needed. HEAD as GET, without the body (health checks).
   if (segs.size() == 1 && (segs[0] == "healthz" || segs[0] == "readyz" || segs[0] == "metrics")) {
     Endpoint e = segs[0] == "healthz"   ? Endpoint::kHealthz
                  : segs[0] == "readyz" ? Endpoint::kReadyz
                                        : Endpoint::kMetrics;
     conn.set_endpoint(e);
-    if (verb != beast_http::verb::get) return conn.ReplyLater(MethodNotAllowed("GET"));
+    if (verb != beast_http::verb::get && verb != beast_http::verb::head) {
+      return conn.ReplyLater(MethodNotAllowed("GET, HEAD"));
+    }
     if (e == Endpoint::kHealthz) return conn.ReplyLater(MakeWire(200, "text/plain", "ok\n"));
     if (e == Endpoint::kReadyz) {
       bool ready = deps_.ready && deps_.ready->load(std::memory_order_relaxed);
@@ -126,7 +179,8 @@ void Router::Handle(Connection& conn, Request& req) {
   Credentials cred;
   cred.authorization = req.authorization;
   cred.x_user_id = req.x_user_id;
-  cred.has_x_user_id = req.has_x_user_id;
+  cred.has_x_user_id = req.x_user_id_count > 0;
+  cred.many_x_user_ids = req.x_user_id_count > 1;
   auto who = deps_.auth->Authenticate(cred);
   if (!who) return fail(who.error(), format);
   if (!IsValidRoomId(room_id)) {

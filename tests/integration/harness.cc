@@ -735,6 +735,25 @@ RawConnection::ReadResult RawConnection::ReadResponses(size_t count,
   return result;
 }
 
+RawConnection::ReadResult RawConnection::ReadUntilEndsWith(std::string_view tail,
+                                                           std::chrono::milliseconds timeout) {
+  ReadResult result;
+  auto start = Clock::now();
+  auto deadline = start + timeout;
+  while (fd_ >= 0 && !std::string_view(result.data).ends_with(tail)) {
+    bool reset = false;
+    int n = ReadSome(fd_, result.data, deadline, &reset);
+    if (n > 0) continue;
+    if (n == 0 || n == -1) {
+      result.closed = true;
+      result.reset = reset;
+    }
+    break;
+  }
+  result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  return result;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Messages and the API as one user
 

@@ -207,6 +207,9 @@ class RawConnection {
   ReadResult ReadUntilClose(std::chrono::milliseconds timeout);
   // Reads until `bytes` holds `count` complete responses, the peer closes, or the timeout.
   ReadResult ReadResponses(size_t count, std::chrono::milliseconds timeout);
+  // Reads until the bytes read end with `tail`, the peer closes, or the timeout (for answers
+  // ParseResponses cannot count: HEAD, 100 Continue).
+  ReadResult ReadUntilEndsWith(std::string_view tail, std::chrono::milliseconds timeout);
   void Close();
 
  private:

@@ -206,6 +206,11 @@ TEST_F(HttpTest, MalformedRequestsAre400AndClose) {
        "POST /v1/rooms/r/messages HTTP/1.1\r\nHost: x\r\nX-User-Id: u\r\n"
        "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"},
       {"space in the header name", "GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n"},
+      {"bad %-escape in the target",
+       "POST /v1/rooms/a%zz/join HTTP/1.1\r\nHost: x\r\nX-User-Id: u\r\n\r\n"},
+      {"fragment in the target", "GET /healthz?x=1#frag HTTP/1.1\r\nHost: x\r\n\r\n"},
+      {"asterisk form", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"},
+      {"authority form", "CONNECT x:80 HTTP/1.1\r\nHost: x\r\n\r\n"},
   };
   for (const auto& [name, bytes] : cases) {
     EXPECT_TRUE(RejectedAndClosed(port(), bytes)) << name;
@@ -220,6 +225,142 @@ TEST_F(HttpTest, MalformedRequestsAre400AndClose) {
   std::vector<Response> responses = ParseResponses(read.data, read.closed);
   ASSERT_FALSE(responses.empty());
   EXPECT_EQ(responses[0].status, 200) << responses[0];
+  // The absolute form, which an HTTP/1.1 server must take.
+  EXPECT_EQ(c.Get("http://127.0.0.1/healthz").status, 200);
+  EXPECT_EQ(c.Get("HTTP://anything:1/healthz?x=1").status, 200);
+}
+
+TEST_F(HttpTest, HeadOnTheOperationsEndpointsAnswersHeadersOnly) {
+  // Pipelined with a GET behind it: a HEAD answer must carry no body, or the next answer
+  // would be read wrong.
+  RawConnection c(port());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.Send("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                     "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto read = c.ReadUntilEndsWith("\r\n\r\nok\n", 5s);
+  const std::string head_answer = read.data.substr(0, read.data.find("\r\n\r\n") + 4);
+  EXPECT_NE(head_answer.find("HTTP/1.1 200 OK\r\n"), std::string::npos) << read.data;
+  EXPECT_NE(head_answer.find("Content-Length: 3\r\n"), std::string::npos) << head_answer;
+  const std::string rest = read.data.substr(head_answer.size());
+  ASSERT_TRUE(rest.starts_with("HTTP/1.1 200 OK\r\n")) << "the HEAD answer had a body: "
+                                                         << read.data;
+  std::vector<Response> get = ParseResponses(rest, false);
+  ASSERT_EQ(get.size(), 1u);
+  EXPECT_EQ(get[0].body, "ok\n");
+  // The API's endpoints do not take HEAD (and the 405 comes without its body, as HEAD says).
+  RawConnection api(port());
+  ASSERT_TRUE(api.Send("HEAD /v1/rooms/r/poll HTTP/1.1\r\nHost: x\r\nX-User-Id: u\r\n\r\n"));
+  auto refused = api.ReadUntilEndsWith("\r\n\r\n", 5s);
+  EXPECT_TRUE(refused.data.starts_with("HTTP/1.1 405 ")) << refused.data;
+  EXPECT_NE(refused.data.find("Allow: GET\r\n"), std::string::npos) << refused.data;
+}
+
+TEST_F(HttpTest, UserIdHeaderMustBeOneValidId) {
+  Client c(port());
+  // An empty X-User-Id is an id that does not match the pattern: bad_request, not missing.
+  RawConnection raw(port());
+  ASSERT_TRUE(raw.Send("POST /v1/rooms/r/join HTTP/1.1\r\nHost: x\r\nX-User-Id:\r\n"
+                       "Content-Length: 0\r\n\r\n"));
+  auto read = raw.ReadResponses(1, 5s);
+  std::vector<Response> answers = ParseResponses(read.data, read.closed);
+  ASSERT_EQ(answers.size(), 1u) << read.data;
+  EXPECT_TRUE(IsError(answers[0], 400, "bad_request"));
+  // Two ids: which one is meant? Neither.
+  Response two = c.Request("POST", "/v1/rooms/r/join", "{}",
+                           {{"X-User-Id", "alice"}, {"X-User-Id", "bob"}});
+  EXPECT_TRUE(IsError(two, 400, "bad_request"));
+  // None at all: unauthorized.
+  Response none = c.Request("POST", "/v1/rooms/r/join", "{}");
+  EXPECT_TRUE(IsError(none, 401, "unauthorized"));
+}
+
+TEST_F(HttpTest, ExpectContinueGetsAnInterimAnswerBeforeTheBody) {
+  const std::string room = UniqueRoom();
+  User alice(port(), "alice");
+  ASSERT_TRUE(alice.Join(room).ok);
+  const std::string body = R"({"body":"after the 100"})";
+  RawConnection c(port());
+  ASSERT_TRUE(c.Send("POST /v1/rooms/" + room + "/messages HTTP/1.1\r\nHost: x\r\n"
+                     "X-User-Id: alice\r\nContent-Type: application/json\r\n"
+                     "Expect: 100-continue\r\nContent-Length: " +
+                     std::to_string(body.size()) + "\r\n\r\n"));
+  // Without the body the daemon cannot answer; it says "go on" (curl waits a second for it).
+  auto interim = c.ReadUntilEndsWith("\r\n\r\n", 3s);
+  ASSERT_EQ(interim.data, "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_TRUE(c.Send(body));
+  auto read = c.ReadResponses(1, 5s);
+  const std::string& rest = read.data;
+  std::vector<Response> answers = ParseResponses(rest, false);
+  ASSERT_EQ(answers.size(), 1u) << rest;
+  EXPECT_EQ(answers[0].status, 200) << answers[0];
+}
+
+TEST_F(HttpTest, AcceptAndContentTypeFollowTheMediaTypeRules) {
+  const std::string room = UniqueRoom();
+  Client c(port());
+  auto join = [&](std::string_view accept) {
+    return c.Request("POST", "/v1/rooms/" + room + "/join", "{}",
+                     {{"X-User-Id", "alice"}, {"Accept", std::string(accept)}});
+  };
+  EXPECT_EQ(join("application/x-protobuf").Header("Content-Type"), "application/x-protobuf");
+  EXPECT_EQ(join("APPLICATION/X-Protobuf").Header("Content-Type"), "application/x-protobuf");
+  EXPECT_EQ(join("application/x-protobuf;q=0, application/json").Header("Content-Type"),
+            "application/json");
+  EXPECT_EQ(join("application/json;q=0.9, application/x-protobuf;q=0.5").Header("Content-Type"),
+            "application/json");
+  EXPECT_EQ(join("application/json;q=0.5, application/x-protobuf").Header("Content-Type"),
+            "application/x-protobuf");
+  // Content-Type names a binary body whatever its case: an empty protobuf body is a valid
+  // JoinRequest, where an empty JSON body is not valid JSON for a send.
+  Response r = c.Request("POST", "/v1/rooms/" + room + "/join", "",
+                         {{"X-User-Id", "alice"}, {"Content-Type", "Application/X-Protobuf"}});
+  EXPECT_EQ(r.status, 200) << r;
+}
+
+class HttpCorsTest : public SharedDaemonTest<HttpCorsTest> {
+ public:
+  static DaemonOptions Options() {
+    return {.config = R"(http { cors_origins: "https://live.example.com" cors_origins: "http://localhost:3000" })"};
+  }
+};
+
+TEST_F(HttpCorsTest, AllowedOriginsGetTheHeadersOnEveryAnswerAndPreflightsAreAnswered) {
+  Client c(port());
+  Response ok = c.Get("/healthz", {{"Origin", "https://live.example.com"}});
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.Header("Access-Control-Allow-Origin"), "https://live.example.com");
+  EXPECT_EQ(ok.Header("Vary"), "Origin");
+  EXPECT_EQ(ok.Header("Access-Control-Expose-Headers"), "Retry-After");
+  // Errors too, so that a browser client can read them.
+  Response err = c.Request("POST", "/v1/rooms/no-such-room-" + UniqueRoom() + "/leave", {},
+                           {{"X-User-Id", "u"}, {"Origin", "http://localhost:3000"}});
+  EXPECT_TRUE(IsError(err, 404, "room_not_found"));
+  EXPECT_EQ(err.Header("Access-Control-Allow-Origin"), "http://localhost:3000");
+  // Not allowed, or no Origin at all: nothing.
+  Response other = c.Get("/healthz", {{"Origin", "https://evil.example"}});
+  EXPECT_EQ(other.status, 200);
+  EXPECT_FALSE(other.HasHeader("Access-Control-Allow-Origin"));
+  EXPECT_FALSE(c.Get("/healthz").HasHeader("Access-Control-Allow-Origin"));
+
+  // A preflight for a send with a bearer token.
+  Response pre = c.Request("OPTIONS", "/v1/rooms/r/messages", {},
+                           {{"Origin", "https://live.example.com"},
+                            {"Access-Control-Request-Method", "POST"},
+                            {"Access-Control-Request-Headers", "authorization, content-type"}});
+  EXPECT_EQ(pre.status, 204) << pre;
+  EXPECT_EQ(pre.Header("Access-Control-Allow-Origin"), "https://live.example.com");
+  EXPECT_EQ(pre.Header("Access-Control-Allow-Methods"), "GET, POST, HEAD");
+  EXPECT_NE(pre.Header("Access-Control-Allow-Headers").find("Authorization"), std::string::npos);
+  EXPECT_NE(pre.Header("Access-Control-Allow-Headers").find("Content-Type"), std::string::npos);
+  EXPECT_FALSE(pre.Header("Access-Control-Max-Age").empty());
+  Response denied = c.Request("OPTIONS", "/v1/rooms/r/messages", {},
+                              {{"Origin", "https://evil.example"},
+                               {"Access-Control-Request-Method", "POST"}});
+  EXPECT_EQ(denied.status, 204);
+  EXPECT_FALSE(denied.HasHeader("Access-Control-Allow-Origin"));
+  // OPTIONS that is not a preflight is still not a method the API takes.
+  EXPECT_EQ(c.Request("OPTIONS", "/v1/rooms/r/messages").status, 405);
+  EXPECT_EQ(c.connects(), 1);
 }
 
 TEST_F(HttpTimeoutTest, PartialRequestIsClosedAfterReadTimeout) {

@@ -34,7 +34,7 @@ using WirePtr = std::shared_ptr<const WireResponse>;
 // `extra_headers` are complete "Name: value\r\n" lines.
 std::shared_ptr<WireResponse> MakeWire(int status, std::string_view content_type, std::string body,
                  std::string_view extra_headers = {});
-WirePtr MakeEmptyWire(int status);  // 204 and the like
+WirePtr MakeEmptyWire(int status, std::string_view extra_headers = {});  // 204 and the like
 // The API's error body in the requested format, with Retry-After when the error has one.
 WirePtr MakeErrorWire(const Error& error, BodyFormat format);
 

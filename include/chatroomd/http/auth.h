@@ -19,6 +19,7 @@ struct Credentials {
   std::string_view authorization;  // the Authorization header, if any
   std::string_view x_user_id;      // the X-User-Id header, if any
   bool has_x_user_id = false;
+  bool many_x_user_ids = false;    // more than one X-User-Id header
 };
 
 class Authenticator {

@@ -267,6 +267,21 @@ TEST_F(ConfigTest, EdgeBoundsAreChecked) {
   EXPECT_EQ((*ok)->main.rooms().edge_idle_ms(), 100u);
 }
 
+TEST_F(ConfigTest, CorsOriginsAreOriginsOrAStar) {
+  EXPECT_THAT(Problems(Load(R"(http {
+  cors_origins: "https://live.example.com"
+  cors_origins: "*"
+  cors_origins: "http://localhost:3000"
+  cors_origins: "https://x.example/app"
+  cors_origins: "live.example.com"
+}
+)")),
+              ElementsAre(StartsWith("<dir>/chatroomd.textproto:5:3: http.cors_origins "
+                                     "\"https://x.example/app\" must be"),
+                          StartsWith("<dir>/chatroomd.textproto:6:3: http.cors_origins "
+                                     "\"live.example.com\" must be")));
+}
+
 TEST_F(ConfigTest, StoreMemoryBoundsAreChecked) {
   EXPECT_THAT(Problems(Load("store {\n  write_buffer_mb: 7\n  max_wal_mb: 15\n}\n")),
               ElementsAre("<dir>/chatroomd.textproto:2:3: store.write_buffer_mb is 7, must be "
