@@ -78,4 +78,7 @@ struct Target {
 };
 Result<Target> ParseTarget(std::string_view target);
 
+// ASCII case-insensitive equality (header values, media types, origins).
+bool IEquals(std::string_view a, std::string_view b);
+
 }  // namespace chatroomd::http

@@ -61,17 +61,6 @@ WirePtr MethodNotAllowed(std::string allow) {
 // What every CORS answer carries besides the origin: clients may read Retry-After.
 constexpr std::string_view kCorsExpose = "Access-Control-Expose-Headers: Retry-After\r\n";
 
-bool SameOrigin(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 Router::Router(ServerDeps deps, FrontLimits limits)
@@ -90,7 +79,7 @@ Router::Router(ServerDeps deps, FrontLimits limits)
 
 const std::string* Router::CorsHeaders(const Request& request) const {
   for (const auto& [origin, lines] : cors_) {
-    if (SameOrigin(origin, request.origin)) return &lines;
+    if (IEquals(origin, request.origin)) return &lines;
   }
   return cors_any_.empty() ? nullptr : &cors_any_;
 }

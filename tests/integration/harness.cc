@@ -697,11 +697,12 @@ bool RawConnection::Send(std::string_view bytes) {
   return true;
 }
 
-RawConnection::ReadResult RawConnection::ReadUntilClose(std::chrono::milliseconds timeout) {
+RawConnection::ReadResult RawConnection::ReadUntil(
+    const std::function<bool(const std::string&)>& done, std::chrono::milliseconds timeout) {
   ReadResult result;
   auto start = Clock::now();
   auto deadline = start + timeout;
-  while (fd_ >= 0) {
+  while (fd_ >= 0 && !done(result.data)) {
     bool reset = false;
     int n = ReadSome(fd_, result.data, deadline, &reset);
     if (n > 0) continue;
@@ -713,45 +714,22 @@ RawConnection::ReadResult RawConnection::ReadUntilClose(std::chrono::millisecond
   }
   result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
   return result;
+}
+
+RawConnection::ReadResult RawConnection::ReadUntilClose(std::chrono::milliseconds timeout) {
+  return ReadUntil([](const std::string&) { return false; }, timeout);
 }
 
 RawConnection::ReadResult RawConnection::ReadResponses(size_t count,
                                                        std::chrono::milliseconds timeout) {
-  ReadResult result;
-  auto start = Clock::now();
-  auto deadline = start + timeout;
-  while (fd_ >= 0) {
-    if (ParseResponses(result.data, false).size() >= count) break;
-    bool reset = false;
-    int n = ReadSome(fd_, result.data, deadline, &reset);
-    if (n > 0) continue;
-    if (n == 0 || n == -1) {
-      result.closed = true;
-      result.reset = reset;
-    }
-    break;
-  }
-  result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-  return result;
+  return ReadUntil(
+      [count](const std::string& data) { return ParseResponses(data, false).size() >= count; },
+      timeout);
 }
 
 RawConnection::ReadResult RawConnection::ReadUntilEndsWith(std::string_view tail,
                                                            std::chrono::milliseconds timeout) {
-  ReadResult result;
-  auto start = Clock::now();
-  auto deadline = start + timeout;
-  while (fd_ >= 0 && !std::string_view(result.data).ends_with(tail)) {
-    bool reset = false;
-    int n = ReadSome(fd_, result.data, deadline, &reset);
-    if (n > 0) continue;
-    if (n == 0 || n == -1) {
-      result.closed = true;
-      result.reset = reset;
-    }
-    break;
-  }
-  result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-  return result;
+  return ReadUntil([tail](const std::string& data) { return data.ends_with(tail); }, timeout);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -213,6 +213,10 @@ class RawConnection {
   void Close();
 
  private:
+  // Reads until done(bytes so far), the peer closes, or the timeout.
+  ReadResult ReadUntil(const std::function<bool(const std::string&)>& done,
+                       std::chrono::milliseconds timeout);
+
   int fd_ = -1;
   std::string error_;
 };
