@@ -67,8 +67,8 @@ Status ParseJoinJson(std::string_view body, bool empty_ok, api::JoinRequest& out
   for (const auto& [key, value] : **obj) {
     if (value.is_null()) continue;
     if (key == "backlog") {
-      auto n = Integer("backlog", value, std::numeric_limits<int32_t>::min(),
-                       std::numeric_limits<int32_t>::max());
+      // The API's range (the router checks it again for binary bodies).
+      auto n = Integer("backlog", value, 0, 200);
       if (!n) return n.take_error();
       out.set_backlog(static_cast<int32_t>(*n));
     }

@@ -129,6 +129,11 @@ TEST_F(JoinTest, BadBacklogIs400) {
   for (const auto& body : bad) {
     EXPECT_TRUE(IsError(u.JoinRaw(room, body), 400, "bad_request")) << "body `" << body << "`";
   }
+  // Out of range, however far: the message names the API's range.
+  for (const char* body : {R"({"backlog":201})", R"({"backlog":2147483648})"}) {
+    Response r = u.JoinRaw(room, body);
+    EXPECT_NE(r.body.find("backlog must be from 0 to 200"), std::string::npos) << r;
+  }
 }
 
 TEST_F(JoinTest, CursorPointsAtTheHead) {
