@@ -8,10 +8,10 @@ namespace {
 class DevAuthenticator final : public Authenticator {
  public:
   Result<Identity> Authenticate(const Credentials& c) const override {
-    if (!c.has_x_user_id) {
+    if (c.x_user_id_count == 0) {
       return MakeError(ErrorCode::kUnauthorized, "X-User-Id header required (dev auth mode)");
     }
-    if (c.many_x_user_ids) {
+    if (c.x_user_id_count > 1) {
       return MakeError(ErrorCode::kBadRequest, "more than one X-User-Id header");
     }
     if (!IsValidUserId(c.x_user_id)) {  // the empty id too

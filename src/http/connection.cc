@@ -228,18 +228,17 @@ void Connection::Parse() {
     Fed fed = Feed(*parser_, in_.data(), in_.size(), used);
     if (fed == Fed::kFailed) return;
     in_.erase(0, used);
-    if (fed == Fed::kMore && parser_->is_header_done() && parser_->request().expect_continue &&
-        !continue_sent_) {
-      // The client waits for this before it sends the body (curl: for a second). Nothing else
-      // is being written (this connection is reading), so it goes out whole or not at all;
-      // if not, the client sends the body after its own wait.
-      static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
-      continue_sent_ = true;
-      (void)::send(fd_, k100.data(), k100.size(), MSG_NOSIGNAL);
-    }
     if (fed == Fed::kMore) {
       if (in_.size() > limits_.max_header_bytes + limits_.max_body_bytes + 1024) {
         return Fail(400, ErrorCode::kBadRequest, "request too large");
+      }
+      if (!continue_sent_ && parser_->is_header_done() && parser_->request().expect_continue) {
+        // The client waits for this before it sends the body (curl: for a second). Nothing
+        // else is being written (this connection is reading), so it goes out whole or not at
+        // all; if not, the client sends the body after its own wait.
+        static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
+        continue_sent_ = true;
+        (void)::send(fd_, k100.data(), k100.size(), MSG_NOSIGNAL);
       }
       return;  // wait for more bytes
     }
@@ -288,7 +287,7 @@ void Connection::Dispatch(Request request) {
   poll_room_.clear();
   close_after_write_ = !request.keep_alive;
   head_only_ = request.method == beast_http::verb::head;
-  cors_ = request.origin.empty() ? nullptr : router_.CorsHeaders(request);
+  cors_ = router_.CorsHeaders(request);
   router_.Handle(*this, request);
 }
 

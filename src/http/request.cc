@@ -27,10 +27,14 @@ float Quality(std::string_view item) {
     std::string_view param = Trim(item.substr(0, semi));
     if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
       std::string_view v = param.substr(2);
-      if (v.empty() || v.size() > 5 || (v[0] != '0' && v[0] != '1')) return 1;
+      // qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
+      if (v.empty() || v.size() > 5 || (v[0] != '0' && v[0] != '1') ||
+          (v.size() > 1 && v[1] != '.')) {
+        return 1;
+      }
       float q = static_cast<float>(v[0] - '0');
       float scale = 0.1f;
-      for (size_t i = 2; i < v.size() && v[1] == '.'; ++i, scale /= 10) {
+      for (size_t i = 2; i < v.size(); ++i, scale /= 10) {
         if (v[i] < '0' || v[i] > '9') return 1;
         q += static_cast<float>(v[i] - '0') * scale;
       }

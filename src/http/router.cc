@@ -78,6 +78,7 @@ Router::Router(ServerDeps deps, FrontLimits limits)
 }
 
 const std::string* Router::CorsHeaders(const Request& request) const {
+  if (request.origin.empty()) return nullptr;  // not a cross-origin (browser) request
   for (const auto& [origin, lines] : cors_) {
     if (IEquals(origin, request.origin)) return &lines;
   }
@@ -108,6 +109,7 @@ void Router::Handle(Connection& conn, Request& req) {
   };
   const auto verb = req.method;
   if (verb == beast_http::verb::options && req.cors_preflight && !req.origin.empty()) {
+    // A browser asking before the real request; whether the origin may is all it learns.
     return conn.ReplyLater(PreflightAnswer(CorsHeaders(req) != nullptr));
   }
   auto target = ParseTarget(req.target);
@@ -168,8 +170,7 @@ void Router::Handle(Connection& conn, Request& req) {
   Credentials cred;
   cred.authorization = req.authorization;
   cred.x_user_id = req.x_user_id;
-  cred.has_x_user_id = req.x_user_id_count > 0;
-  cred.many_x_user_ids = req.x_user_id_count > 1;
+  cred.x_user_id_count = req.x_user_id_count;
   auto who = deps_.auth->Authenticate(cred);
   if (!who) return fail(who.error(), format);
   if (!IsValidRoomId(room_id)) {

@@ -472,14 +472,18 @@ void Room::Poll(Caller caller, PollArgs args) {
 }
 
 void Room::AnswerNow(const Caller& caller, Cursor cursor, uint32_t limit) {
+  Reply(caller, ReadAnswer(cursor, limit, caller.format, online()));
+}
+
+WirePtr Room::ReadAnswer(Cursor cursor, uint32_t limit, BodyFormat format, int64_t online) {
   ReadResult r = log_.Read(cursor, limit);
   ResponseFields f;
   f.room = id_;
   f.cursor = EncodeCursorFor(r.next);
   f.messages = &r.messages;
   f.gap = r.gap;
-  f.online = online();
-  Reply(caller, BuildMessagesResponse(f, caller.format));
+  f.online = online;
+  return BuildMessagesResponse(f, format);
 }
 
 void Room::PollFromStore(Caller caller, Cursor cursor, uint32_t limit) {
@@ -612,14 +616,7 @@ WirePtr Room::CachedRead(ResponseCache& cache, Cursor cursor, uint32_t limit,
   for (const auto& c : cache.entries) {
     if (c.cursor == cursor && c.limit == limit && c.format == format) return c.response;
   }
-  ReadResult r = log_.Read(cursor, limit);
-  ResponseFields f;
-  f.room = id_;
-  f.cursor = EncodeCursorFor(r.next);
-  f.messages = &r.messages;
-  f.gap = r.gap;
-  f.online = cache.online;
-  WirePtr response = BuildMessagesResponse(f, format);
+  WirePtr response = ReadAnswer(cursor, limit, format, cache.online);
   if (cache.entries.size() < 64) cache.entries.push_back({cursor, limit, format, response});
   return response;
 }

@@ -310,11 +310,14 @@ TEST_F(HttpTest, AcceptAndContentTypeFollowTheMediaTypeRules) {
             "application/json");
   EXPECT_EQ(join("application/json;q=0.5, application/x-protobuf").Header("Content-Type"),
             "application/x-protobuf");
-  // Content-Type names a binary body whatever its case: an empty protobuf body is a valid
-  // JoinRequest, where an empty JSON body is not valid JSON for a send.
-  Response r = c.Request("POST", "/v1/rooms/" + room + "/join", "",
-                         {{"X-User-Id", "alice"}, {"Content-Type", "Application/X-Protobuf"}});
-  EXPECT_EQ(r.status, 200) << r;
+  // Content-Type names a binary body whatever its case: an empty body is a valid binary
+  // SendRequest, where as JSON it is no JSON at all (400).
+  const std::string send = "/v1/rooms/" + room + "/messages";
+  Response as_json = c.Request("POST", send, "", {{"X-User-Id", "alice"}});
+  EXPECT_TRUE(IsError(as_json, 400, "bad_request")) << as_json;
+  Response binary = c.Request("POST", send, "",
+                              {{"X-User-Id", "alice"}, {"Content-Type", "Application/X-Protobuf"}});
+  EXPECT_EQ(binary.status, 200) << binary;
 }
 
 class HttpCorsTest : public SharedDaemonTest<HttpCorsTest> {

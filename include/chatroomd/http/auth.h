@@ -17,9 +17,8 @@ struct Identity {
 // What an authenticator may look at; filled from the request headers.
 struct Credentials {
   std::string_view authorization;  // the Authorization header, if any
-  std::string_view x_user_id;      // the X-User-Id header, if any
-  bool has_x_user_id = false;
-  bool many_x_user_ids = false;    // more than one X-User-Id header
+  std::string_view x_user_id;      // the first X-User-Id header, if any
+  int x_user_id_count = 0;         // X-User-Id headers sent
 };
 
 class Authenticator {

@@ -128,6 +128,8 @@ class Room {
   static WirePtr SendResponse(uint64_t seq, bool duplicate, BodyFormat format);
 
   void AnswerNow(const Caller& caller, Cursor cursor, uint32_t limit);
+  // A poll's answer from `cursor`, read from the log now, carrying `online`.
+  WirePtr ReadAnswer(Cursor cursor, uint32_t limit, BodyFormat format, int64_t online);
   void PollFromStore(Caller caller, Cursor cursor, uint32_t limit);
   void Hold(Caller caller, Cursor cursor, uint32_t limit, uint32_t timeout_ms,
             OnlineEntry& user);

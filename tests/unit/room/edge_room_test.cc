@@ -219,16 +219,8 @@ constexpr EdgeGroup kProto20{20, BodyFormat::kProtobuf};
 class EdgeRoomTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("chatroomd-edge-room-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    store::StoreOptions so;
-    so.data_dir = dir_.string();
-    so.sync_wal = false;
-    so.reader_threads = 1;
-    real_store_ = std::move(store::Store::Open(so).value());
-    store_ = std::make_unique<GatedStore>(*real_store_);
+    real_store_.emplace("chatroomd-edge-room-test");
+    store_ = std::make_unique<GatedStore>(*real_store_->store);
     settings_.priority_size = 2;
     settings_.window_size = 100;
     settings_.max_held_polls_per_room = max_held_polls_per_room_;
@@ -248,8 +240,7 @@ class EdgeRoomTest : public ::testing::Test {
     loop_->Abort();
     front_loop_->Abort();
     host_.reset();
-    real_store_->Close();
-    std::filesystem::remove_all(dir_);
+    real_store_.reset();
   }
 
   // A client of the front loop whose edge is `edge` (nullptr: no edge).
@@ -394,8 +385,7 @@ class EdgeRoomTest : public ::testing::Test {
   }
 
   uint32_t max_held_polls_per_room_ = 1000000;
-  std::filesystem::path dir_;
-  std::unique_ptr<store::Store> real_store_;
+  std::optional<fakes::TestStore> real_store_;
   std::unique_ptr<GatedStore> store_;
   RoomSettings settings_;
   SharedRoomState shared_;

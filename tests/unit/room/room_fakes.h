@@ -2,20 +2,51 @@
 // readers for those answers.
 #pragma once
 
+#include <gtest/gtest.h>
+#include <unistd.h>
+
 #include <boost/json/parse.hpp>
 
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
 
 #include "chatroomd/room/client.h"
+#include "chatroomd/store/store.h"
 
 namespace chatroomd::room::fakes {
 
 using namespace std::chrono_literals;
+
+// A real store in a fresh directory named after the running test (no fsync, one reader).
+// Closed and removed on destruction.
+struct TestStore {
+  explicit TestStore(const std::string& prefix)
+      : dir(std::filesystem::temp_directory_path() /
+            (prefix + "-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
+    std::filesystem::remove_all(dir);
+    store::StoreOptions so;
+    so.data_dir = dir.string();
+    so.sync_wal = false;
+    so.reader_threads = 1;
+    store = std::move(store::Store::Open(so).value());
+  }
+  ~TestStore() {
+    store->Close();
+    std::filesystem::remove_all(dir);
+  }
+  TestStore(const TestStore&) = delete;
+  TestStore& operator=(const TestStore&) = delete;
+
+  std::filesystem::path dir;
+  std::unique_ptr<store::Store> store;
+};
 
 // Collects the answers a room posts back, on the client loop; `edge` is its loop's edge.
 class FakeClient : public Client {

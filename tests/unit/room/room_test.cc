@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <optional>
 
 #include "chatroomd/room/room_host.h"
 #include "room_fakes.h"
@@ -30,20 +31,12 @@ using fakes::Json;
 class RoomTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("chatroomd-room-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    store::StoreOptions so;
-    so.data_dir = dir_.string();
-    so.sync_wal = false;
-    so.reader_threads = 1;
-    store_ = std::move(store::Store::Open(so).value());
+    store_.emplace("chatroomd-room-test");
     settings_.send_rate_per_s = 1;
     settings_.send_burst = 2;
     settings_.online_ttl_ms = 1000;
     loop_ = std::make_unique<Loop>("room-test", 0);
-    host_ = std::make_unique<RoomHost>(*loop_, *store_,
+    host_ = std::make_unique<RoomHost>(*loop_, *store_->store,
                                        std::make_shared<RoomSettings>(settings_), shared_,
                                        registry_.NewSlot());
     client_loop_ = std::make_unique<Loop>("client", 1);
@@ -55,8 +48,7 @@ class RoomTest : public ::testing::Test {
     loop_->Abort();
     client_loop_->Abort();
     host_.reset();
-    store_->Close();
-    std::filesystem::remove_all(dir_);
+    store_.reset();
   }
 
   std::shared_ptr<FakeClient> NewClient() { return std::make_shared<FakeClient>(*client_loop_); }
@@ -93,8 +85,7 @@ class RoomTest : public ::testing::Test {
     return a;
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<store::Store> store_;
+  std::optional<fakes::TestStore> store_;
   RoomSettings settings_;
   SharedRoomState shared_;
   metrics::Registry registry_;
