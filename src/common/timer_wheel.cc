@@ -2,17 +2,23 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 namespace chatroomd {
 
-int64_t TimerWheel::NowMs() {
+int64_t TimerWheel::SteadyNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
-TimerWheel::TimerWheel(boost::asio::io_context& context, uint32_t tick_ms, uint32_t slots)
-    : timer_(context), tick_ms_(tick_ms), slots_(slots), next_tick_(NowMs() / tick_ms) {}
+TimerWheel::TimerWheel(boost::asio::io_context& context, uint32_t tick_ms, uint32_t slots,
+                       Clock clock)
+    : clock_(std::move(clock)),
+      timer_(context),
+      tick_ms_(tick_ms),
+      slots_(slots),
+      next_tick_(NowMs() / tick_ms) {}
 
 TimerWheel::~TimerWheel() {
   for (auto& slot : slots_) slot.clear();

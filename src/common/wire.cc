@@ -79,10 +79,10 @@ WirePtr MakeEmptyWire(int status, std::string_view extra_headers) {
   return Build(status, {}, {}, false, extra_headers);
 }
 
-WirePtr MakeErrorWire(const Error& error, BodyFormat format) {
-  std::string extra;
+WirePtr MakeErrorWire(const Error& error, BodyFormat format, std::string_view extra_headers) {
+  std::string extra(extra_headers);
   if (error.retry_after_s > 0) {
-    extra = "Retry-After: " + std::to_string(error.retry_after_s) + "\r\n";
+    extra += "Retry-After: " + std::to_string(error.retry_after_s) + "\r\n";
   }
   int status = ErrorHttpStatus(error.code);
   if (format == BodyFormat::kProtobuf) {

@@ -1,3 +1,5 @@
+#include "http/connection.h"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -13,57 +15,13 @@
 #include <cstring>
 #include <system_error>
 
-#include "front.h"
+#include "http/front_loop.h"
+#include "http/router.h"
 
 namespace chatroomd::http {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
-
-FrontLoop::FrontLoop(uint32_t index, metrics::ThreadMetrics& m, sect::RoomService* rooms)
-    : loop(std::make_unique<Loop>("http-" + std::to_string(index), index)),
-      wheel(loop->context(), 10, 8192),
-      metrics(m),
-      scratch(64 * 1024),
-      epoll_fd(::epoll_create1(EPOLL_CLOEXEC)),
-      epoll_watch(loop->context()),
-      edge(*loop, wheel, rooms, m) {
-  if (epoll_fd < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
-  epoll_watch.assign(epoll_fd);
-}
-
-FrontLoop::~FrontLoop() {
-  loop->Abort();
-  // Connections still open: close them (their timers and held polls go with them).
-  while (!open.empty()) open.front().Close();
-  error_code ec;
-  epoll_watch.close(ec);
-}
-
-void FrontLoop::WatchSockets() {
-  epoll_watch.async_wait(asio::posix::stream_descriptor::wait_read,
-                         [this](const error_code& ec) {
-                           if (!ec) RunSocketEvents();
-                         });
-}
-
-void FrontLoop::RunSocketEvents() {
-  constexpr int kMaxEvents = 256;
-  epoll_event events[kMaxEvents];
-  int n = ::epoll_wait(epoll_fd, events, kMaxEvents, 0);
-  for (int i = 0; i < n; ++i) {
-    // A connection closed by an earlier event of this batch is still alive (its release is
-    // posted) and ignores the event.
-    static_cast<Connection*>(events[i].data.ptr)->OnEvents(events[i].events);
-  }
-  if (n == kMaxEvents) {
-    // Maybe more ready: the set is edge-triggered in the reactor, so come back by ourselves,
-    // after what else is queued.
-    loop->Post([this] { RunSocketEvents(); });
-    return;
-  }
-  WatchSockets();
-}
 
 Connection::Connection(FrontLoop& front, Router& router, int fd, const FrontLimits& limits,
                        std::atomic<int64_t>& open_count)
@@ -84,7 +42,7 @@ Connection::~Connection() {
 
 Loop& Connection::loop() { return *front_.loop; }
 
-room::Edge* Connection::edge() { return &front_.edge; }
+room::Edge* Connection::edge() { return front_.edge; }
 
 void Connection::Start() {
   int one = 1;
@@ -105,6 +63,7 @@ void Connection::Start() {
 }
 
 void Connection::OnEvents(uint32_t events) {
+  front_.AssertOnLoop();
   if (state_ == State::kClosed) return;
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peer_shut_ = true;
   if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) && write_blocked_) {
@@ -119,18 +78,14 @@ void Connection::OnEvents(uint32_t events) {
 }
 
 void Connection::ArmTimer(int64_t timeout_ms) {
-  front_.wheel.Schedule(timer_, TimerWheel::NowMs() + timeout_ms);
+  front_.wheel.Schedule(timer_, front_.wheel.NowMs() + timeout_ms);
 }
 
-void Connection::CancelTimer() { front_.wheel.Cancel(timer_); }
-
 void Connection::OnTimer(TimerNode* node) {
+  // A request that did not arrive whole, an idle keep-alive connection, or a client that
+  // does not read its answer. (A held poll's timeout is its holder's timer, not this one.)
   Connection* self = static_cast<ConnTimer*>(node)->owner;
   auto keep = self->shared_from_this();
-  // The poll the edge holds timed out.
-  if (self->edge_wait_.hook.is_linked()) return self->front_.edge.Expire(*self);
-  // Otherwise: a request that did not arrive whole, an idle keep-alive connection, or a
-  // client that does not read its answer.
   self->Close();
 }
 
@@ -298,7 +253,7 @@ void Connection::ReplyLater(WirePtr response) {
 }
 
 void Connection::Deliver(uint64_t serial, WirePtr response) {
-  assert(front_.loop->InLoop());
+  front_.AssertOnLoop();
   if (state_ != State::kProcessing || serial != serial_) return;  // stale or closed
   poll_room_.clear();
   Write(std::move(response));
@@ -378,10 +333,9 @@ void Connection::OnWritten() {
 void Connection::PeerGone() {
   // The client closed (or the socket failed). A held poll is released at its room; any other
   // request in progress is answered into the void and the connection then closes.
-  if (edge_wait_.hook.is_linked()) return Close();
+  if (edge_waiting()) return Close();
   if (state_ == State::kProcessing && !poll_room_.empty()) {
-    router_.CancelPoll(poll_room_, std::static_pointer_cast<room::Client>(shared_from_this()),
-                       serial_);
+    router_.CancelPoll(poll_room_, shared_from_this(), serial_);
   }
   if (state_ == State::kProcessing || state_ == State::kWriting) {
     peer_closed_ = true;
@@ -394,7 +348,7 @@ void Connection::PeerGone() {
 void Connection::Close() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
-  front_.edge.Cancel(*this);
+  room::CancelEdgeWait(*this);
   front_.wheel.Cancel(timer_);
   if (fd_ >= 0) {
     ::shutdown(fd_, SHUT_RDWR);

@@ -1,21 +1,24 @@
+#include "http/router.h"
+
 #include <boost/beast/http/field.hpp>
 
 #include <charconv>
 
 #include "chatroomd/common/ids.h"
-#include "body.h"
-#include "chatroomd/room/message.h"
-#include "front.h"
+#include "http/body.h"
 #include "proto/chatroomd/api.pb.h"
 
 namespace chatroomd::http {
 namespace {
 
+namespace beast_http = boost::beast::http;
 using metrics::Endpoint;
 
 Error BadRequest(std::string message) {
   return MakeError(ErrorCode::kBadRequest, std::move(message));
 }
+
+Error NoSuchEndpoint() { return MakeError(ErrorCode::kNotFound, "no such endpoint"); }
 
 // A decimal integer in [lo, hi], nothing else (no sign, no spaces).
 Result<uint64_t> ParseUint(std::string_view name, std::string_view text, uint64_t lo,
@@ -43,30 +46,46 @@ bool IsValidClientMsgId(std::string_view id) {
   return true;
 }
 
-std::string MethodsOf(std::initializer_list<beast_http::verb> verbs) {
-  std::string out;
-  for (auto v : verbs) {
-    if (!out.empty()) out += ", ";
-    out += std::string(beast_http::to_string(v));
-  }
-  return out;
-}
-
-WirePtr MethodNotAllowed(std::string allow) {
-  Error e = MakeError(ErrorCode::kMethodNotAllowed, "method not allowed; use " + allow);
-  auto body = "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"" + e.message + "\"}}";
-  return MakeWire(405, "application/json", std::move(body), "Allow: " + allow + "\r\n");
+WirePtr MethodNotAllowed(std::string_view allow) {
+  std::string allow_line = "Allow: " + std::string(allow) + "\r\n";
+  return MakeErrorWire(MakeError(ErrorCode::kMethodNotAllowed,
+                                 "method not allowed; use " + std::string(allow)),
+                       BodyFormat::kJson, allow_line);
 }
 
 // What every CORS answer carries besides the origin: clients may read Retry-After.
 constexpr std::string_view kCorsExpose = "Access-Control-Expose-Headers: Retry-After\r\n";
 
+// A CORS preflight (OPTIONS with Access-Control-Request-Method): which methods and headers a
+// browser may use. The allow-origin lines are the connection's, as on every answer.
+WirePtr PreflightAnswer(bool allowed) {
+  if (!allowed) return MakeEmptyWire(204);
+  return MakeEmptyWire(204,
+                       "Access-Control-Allow-Methods: GET, POST, HEAD\r\n"
+                       "Access-Control-Allow-Headers: Authorization, Content-Type, Accept, "
+                       "X-User-Id\r\n"
+                       "Access-Control-Max-Age: 600\r\n");
+}
+
+// The endpoints under /v1/rooms/{room}/: the action, its methods, its handler.
+struct RoomEndpoint {
+  std::string_view action;
+  beast_http::verb method;
+  Endpoint endpoint;
+  std::string_view allow;  // every method the action takes, for 405
+};
+constexpr RoomEndpoint kRoomEndpoints[] = {
+    {"join", beast_http::verb::post, Endpoint::kJoin, "POST"},
+    {"poll", beast_http::verb::get, Endpoint::kPoll, "GET"},
+    {"leave", beast_http::verb::post, Endpoint::kLeave, "POST"},
+    {"messages", beast_http::verb::get, Endpoint::kHistory, "GET, POST"},
+    {"messages", beast_http::verb::post, Endpoint::kSend, "GET, POST"},
+};
+
 }  // namespace
 
-Router::Router(ServerDeps deps, FrontLimits limits)
-    : deps_(std::move(deps)),
-      limits_(limits),
-      max_message_bytes_(deps_.config->main.rooms().max_message_bytes()) {
+Router::Router(ServerDeps deps)
+    : deps_(std::move(deps)), max_message_bytes_(deps_.config->main.rooms().max_message_bytes()) {
   for (const std::string& origin : deps_.config->main.http().cors_origins()) {
     if (origin == "*") {
       cors_any_ = "Access-Control-Allow-Origin: *\r\n" + std::string(kCorsExpose);
@@ -85,235 +104,164 @@ const std::string* Router::CorsHeaders(const Request& request) const {
   return cors_any_.empty() ? nullptr : &cors_any_;
 }
 
-namespace {
-
-// A CORS preflight (OPTIONS with Access-Control-Request-Method): which methods and headers a
-// browser may use. The allow-origin lines are the connection's, as on every answer.
-WirePtr PreflightAnswer(bool allowed) {
-  if (!allowed) return MakeEmptyWire(204);
-  return MakeEmptyWire(204,
-                  "Access-Control-Allow-Methods: GET, POST, HEAD\r\n"
-                  "Access-Control-Allow-Headers: Authorization, Content-Type, Accept, X-User-Id\r\n"
-                  "Access-Control-Max-Age: 600\r\n");
-}
-
-}  // namespace
-
 void Router::CancelPoll(const std::string& room, room::ClientPtr client, uint64_t serial) {
   deps_.rooms->CancelPoll(room, std::move(client), serial);
 }
 
-void Router::Handle(Connection& conn, Request& req) {
-  auto fail = [&](const Error& e, BodyFormat f = BodyFormat::kJson) {
-    conn.ReplyLater(MakeErrorWire(e, f));
-  };
+void Router::Fail(RoomRequest& r, const Error& e) { r.ex.ReplyLater(MakeErrorWire(e, r.format)); }
+
+void Router::Handle(Exchange& ex, Request& req) {
   const auto verb = req.method;
   if (verb == beast_http::verb::options && req.cors_preflight && !req.origin.empty()) {
     // A browser asking before the real request; whether the origin may is all it learns.
-    return conn.ReplyLater(PreflightAnswer(CorsHeaders(req) != nullptr));
+    return ex.ReplyLater(PreflightAnswer(CorsHeaders(req) != nullptr));
   }
   auto target = ParseTarget(req.target);
   if (!target) {
     // A target we cannot read is malformed HTTP: answer and close.
-    conn.CloseAfterAnswer();
-    return fail(target.error());
+    ex.CloseAfterAnswer();
+    return ex.ReplyLater(MakeErrorWire(target.error(), BodyFormat::kJson));
   }
   const auto& segs = target->segments;
-  BodyFormat format = req.protobuf_response ? BodyFormat::kProtobuf : BodyFormat::kJson;
-
-  // Operations endpoints: no identity needed. HEAD as GET, without the body (health checks).
+  const BodyFormat format = req.protobuf_response ? BodyFormat::kProtobuf : BodyFormat::kJson;
   if (segs.size() == 1 && (segs[0] == "healthz" || segs[0] == "readyz" || segs[0] == "metrics")) {
-    Endpoint e = segs[0] == "healthz"   ? Endpoint::kHealthz
-                 : segs[0] == "readyz" ? Endpoint::kReadyz
-                                       : Endpoint::kMetrics;
-    conn.set_endpoint(e);
-    if (verb != beast_http::verb::get && verb != beast_http::verb::head) {
-      return conn.ReplyLater(MethodNotAllowed("GET, HEAD"));
-    }
-    if (e == Endpoint::kHealthz) return conn.ReplyLater(MakeWire(200, "text/plain", "ok\n"));
-    if (e == Endpoint::kReadyz) {
-      bool ready = deps_.ready && deps_.ready->load(std::memory_order_relaxed);
-      return conn.ReplyLater(ready ? MakeWire(200, "text/plain", "ready\n")
-                                   : MakeWire(503, "text/plain", "draining\n", "Retry-After: 1\r\n"));
-    }
-    std::string extra = deps_.extra_metrics ? deps_.extra_metrics() : std::string();
-    return conn.ReplyLater(MakeWire(200, "text/plain; version=0.0.4",
-                                    deps_.registry->Render(extra)));
+    return HandleOps(ex, req, segs[0]);
   }
-
   if (segs.size() != 4 || segs[0] != "v1" || segs[1] != "rooms") {
-    return fail(MakeError(ErrorCode::kNotFound, "no such endpoint"), format);
+    return ex.ReplyLater(MakeErrorWire(NoSuchEndpoint(), format));
   }
-  const std::string room_id(segs[2]);
-  const std::string_view action = segs[3];
-  Endpoint endpoint;
-  if (action == "join") {
-    endpoint = Endpoint::kJoin;
-    if (verb != beast_http::verb::post) return conn.ReplyLater(MethodNotAllowed("POST"));
-  } else if (action == "poll") {
-    endpoint = Endpoint::kPoll;
-    if (verb != beast_http::verb::get) return conn.ReplyLater(MethodNotAllowed("GET"));
-  } else if (action == "leave") {
-    endpoint = Endpoint::kLeave;
-    if (verb != beast_http::verb::post) return conn.ReplyLater(MethodNotAllowed("POST"));
-  } else if (action == "messages") {
-    endpoint = verb == beast_http::verb::get ? Endpoint::kHistory : Endpoint::kSend;
-    if (verb != beast_http::verb::get && verb != beast_http::verb::post) {
-      return conn.ReplyLater(
-          MethodNotAllowed(MethodsOf({beast_http::verb::get, beast_http::verb::post})));
-    }
-  } else {
-    return fail(MakeError(ErrorCode::kNotFound, "no such endpoint"), format);
+  const RoomEndpoint* match = nullptr;
+  std::string_view allow;
+  for (const auto& e : kRoomEndpoints) {
+    if (e.action != segs[3]) continue;
+    allow = e.allow;
+    if (e.method == verb) match = &e;
   }
-  conn.set_endpoint(endpoint);
+  if (allow.empty()) return ex.ReplyLater(MakeErrorWire(NoSuchEndpoint(), format));
+  if (!match) return ex.ReplyLater(MethodNotAllowed(allow));
+  ex.set_endpoint(match->endpoint);
 
+  RoomRequest r{ex, req, *target, std::string(segs[2]), format};
   Credentials cred;
   cred.authorization = req.authorization;
   cred.x_user_id = req.x_user_id;
   cred.x_user_id_count = req.x_user_id_count;
   auto who = deps_.auth->Authenticate(cred);
-  if (!who) return fail(who.error(), format);
-  if (!IsValidRoomId(room_id)) {
-    return fail(BadRequest("room id must match [A-Za-z0-9_.:-]{1,128}"), format);
+  if (!who) return Fail(r, who.error());
+  if (!IsValidRoomId(r.room)) {
+    return Fail(r, BadRequest("room id must match [A-Za-z0-9_.:-]{1,128}"));
   }
-
-  // Built only where the request goes to a room (a poll the edge holds needs none).
-  auto make_caller = [&] {
-    conn.front().edge.Flush();  // the room hears of polls held here first
-    room::Caller caller;
-    caller.client = std::static_pointer_cast<room::Client>(conn.shared_from_this());
-    caller.serial = conn.serial();
-    caller.user = std::move(who->user);  // called at most once
-    caller.admin = who->admin;
-    caller.format = format;
-    return caller;
-  };
-  const auto& params = target->params;
-
-  switch (endpoint) {
-    case Endpoint::kJoin: {
-      api::JoinRequest body;
-      auto parsed =
-          req.protobuf_body ? ParseProtobuf(req, body) : ParseJoinJson(req.body, true, body);
-      if (!parsed) return fail(parsed.error(), format);
-      room::JoinArgs args;
-      if (body.has_backlog()) {
-        if (body.backlog() < 0 || body.backlog() > 200) {
-          return fail(BadRequest("backlog must be from 0 to 200"), format);
-        }
-        args.backlog = static_cast<uint32_t>(body.backlog());
-      }
-      return deps_.rooms->Join(room_id, make_caller(), args);
-    }
-    case Endpoint::kPoll: {
-      room::PollArgs args;
-      for (const auto& [key, value] : params) {
-        if (key == "cursor") {
-          if (value.size() > kMaxCursorChars) {
-            return fail(MakeError(ErrorCode::kBadCursor, "cursor is too long"), format);
-          }
-          auto c = DecodeCursor(room_id, value);
-          if (!c) return fail(c.error(), format);
-          args.cursor = *c;
-        } else if (key == "timeout_ms") {
-          auto v = ParseUint("timeout_ms", value, 0, 60000);
-          if (!v) return fail(v.error(), format);
-          args.timeout_ms = static_cast<uint32_t>(*v);
-        } else if (key == "limit") {
-          auto v = ParseUint("limit", value, 1, 1000);
-          if (!v) return fail(v.error(), format);
-          args.limit = static_cast<uint32_t>(*v);
-        }
-      }
-      // At the room's head, the front loop's edge can hold the poll without the room.
-      if (args.cursor && conn.front().edge.TryHold(conn, room_id, *args.cursor, args.limit,
-                                                   args.timeout_ms, format, who->user)) {
-        return;
-      }
-      conn.set_poll_room(room_id);
-      return deps_.rooms->Poll(room_id, make_caller(), args);
-    }
-    case Endpoint::kSend: {
-      api::SendRequest body;
-      auto parsed =
-          req.protobuf_body ? ParseProtobuf(req, body) : ParseSendJson(req.body, body);
-      if (!parsed) return fail(parsed.error(), format);
-      room::SendArgs args;
-      if (!IsValidUtf8(body.body())) return fail(BadRequest("body must be UTF-8"), format);
-      if (body.body().size() > max_message_bytes_) {
-        return fail(MakeError(ErrorCode::kPayloadTooLarge,
-                              "message body exceeds " + std::to_string(max_message_bytes_) +
-                                  " bytes"),
-                    format);
-      }
-      if (body.has_type() && !IsValidMessageType(body.type())) {
-        return fail(BadRequest("type must match [a-z0-9_.-]{1,32}"), format);
-      }
-      if (body.has_client_msg_id() && !IsValidClientMsgId(body.client_msg_id())) {
-        return fail(BadRequest("client_msg_id must be 1 to 128 visible ASCII characters"),
-                    format);
-      }
-      args.body = std::move(*body.mutable_body());
-      if (body.has_type()) args.type = body.type();
-      args.priority = body.priority();
-      if (body.has_client_msg_id()) args.client_msg_id = body.client_msg_id();
-      return deps_.rooms->Send(room_id, make_caller(), std::move(args));
-    }
-    case Endpoint::kLeave:
-      return deps_.rooms->Leave(room_id, make_caller());
-    case Endpoint::kHistory: {
-      std::optional<uint64_t> before;
-      uint32_t limit = 50;
-      for (const auto& [key, value] : params) {
-        if (key == "before") {
-          auto v = ParseUint("before", value, 0, UINT64_MAX);
-          if (!v) return fail(v.error(), format);
-          before = *v;
-        } else if (key == "limit") {
-          auto v = ParseUint("limit", value, 1, 200);
-          if (!v) return fail(v.error(), format);
-          limit = static_cast<uint32_t>(*v);
-        }
-      }
-      deps_.store->History(
-          room_id, before, limit,
-          [caller = make_caller()](Result<store::HistoryPage> page) {
-            if (!page) {
-              return room::ReplyError(caller, MakeError(ErrorCode::kInternal,
-                                                        "the store failed; try again"));
-            }
-            if (!page->room_exists) {
-              return room::ReplyError(caller,
-                                      MakeError(ErrorCode::kRoomNotFound, "room does not exist"));
-            }
-            std::vector<room::MessagePtr> owned;
-            owned.reserve(page->messages.size());
-            for (const auto& r : page->messages) owned.push_back(room::EncodeMessage(r, 0));
-            std::string body;
-            if (caller.format == BodyFormat::kProtobuf) {
-              api::HistoryResponse h;
-              for (const auto& m : owned) h.add_messages()->ParseFromString(m->proto);
-              if (page->next_before) h.set_next_before(*page->next_before);
-              return room::Reply(caller, MakeWire(200, "application/x-protobuf",
-                                                  h.SerializeAsString()));
-            }
-            body = "{\"messages\":[";
-            for (size_t i = 0; i < owned.size(); ++i) {
-              if (i) body += ',';
-              body += owned[i]->json;
-            }
-            body += ']';
-            if (page->next_before) {
-              body += ",\"next_before\":\"" + std::to_string(*page->next_before) + "\"";
-            }
-            body += '}';
-            room::Reply(caller, MakeWire(200, "application/json", std::move(body)));
-          });
-      return;
-    }
-    default:
-      return fail(MakeError(ErrorCode::kNotFound, "no such endpoint"), format);
+  room::Caller caller{ex.self(), ex.serial(), std::move(who->user), who->admin, format};
+  switch (match->endpoint) {
+    case Endpoint::kJoin: return HandleJoin(r, std::move(caller));
+    case Endpoint::kPoll: return HandlePoll(r, std::move(caller));
+    case Endpoint::kSend: return HandleSend(r, std::move(caller));
+    case Endpoint::kLeave: return HandleLeave(r, std::move(caller));
+    case Endpoint::kHistory: return HandleHistory(r, std::move(caller));
+    default: return Fail(r, NoSuchEndpoint());
   }
+}
+
+void Router::HandleOps(Exchange& ex, const Request& req, std::string_view name) {
+  // HEAD as GET, without the body (health checks).
+  Endpoint e = name == "healthz"  ? Endpoint::kHealthz
+               : name == "readyz" ? Endpoint::kReadyz
+                                  : Endpoint::kMetrics;
+  ex.set_endpoint(e);
+  if (req.method != beast_http::verb::get && req.method != beast_http::verb::head) {
+    return ex.ReplyLater(MethodNotAllowed("GET, HEAD"));
+  }
+  if (e == Endpoint::kHealthz) return ex.ReplyLater(MakeWire(200, "text/plain", "ok\n"));
+  if (e == Endpoint::kReadyz) {
+    bool ready = deps_.ready && deps_.ready->load(std::memory_order_relaxed);
+    return ex.ReplyLater(ready ? MakeWire(200, "text/plain", "ready\n")
+                               : MakeWire(503, "text/plain", "draining\n", "Retry-After: 1\r\n"));
+  }
+  std::string extra = deps_.extra_metrics ? deps_.extra_metrics() : std::string();
+  ex.ReplyLater(MakeWire(200, "text/plain; version=0.0.4", deps_.registry->Render(extra)));
+}
+
+void Router::HandleJoin(RoomRequest& r, room::Caller caller) {
+  api::JoinRequest body;
+  auto parsed =
+      r.req.protobuf_body ? ParseProtobuf(r.req, body) : ParseJoinJson(r.req.body, true, body);
+  if (!parsed) return Fail(r, parsed.error());
+  room::JoinArgs args;
+  if (body.has_backlog()) {
+    if (body.backlog() < 0 || body.backlog() > 200) {
+      return Fail(r, BadRequest("backlog must be from 0 to 200"));
+    }
+    args.backlog = static_cast<uint32_t>(body.backlog());
+  }
+  deps_.rooms->Join(r.room, std::move(caller), args);
+}
+
+void Router::HandlePoll(RoomRequest& r, room::Caller caller) {
+  room::PollArgs args;
+  for (const auto& [key, value] : r.target.params) {
+    if (key == "cursor") {
+      if (value.size() > kMaxCursorChars) {
+        return Fail(r, MakeError(ErrorCode::kBadCursor, "cursor is too long"));
+      }
+      auto c = DecodeCursor(r.room, value);
+      if (!c) return Fail(r, c.error());
+      args.cursor = *c;
+    } else if (key == "timeout_ms") {
+      auto v = ParseUint("timeout_ms", value, 0, 60000);
+      if (!v) return Fail(r, v.error());
+      args.timeout_ms = static_cast<uint32_t>(*v);
+    } else if (key == "limit") {
+      auto v = ParseUint("limit", value, 1, 1000);
+      if (!v) return Fail(r, v.error());
+      args.limit = static_cast<uint32_t>(*v);
+    }
+  }
+  r.ex.set_poll_room(r.room);
+  deps_.rooms->Poll(r.room, std::move(caller), args);
+}
+
+void Router::HandleSend(RoomRequest& r, room::Caller caller) {
+  api::SendRequest body;
+  auto parsed = r.req.protobuf_body ? ParseProtobuf(r.req, body) : ParseSendJson(r.req.body, body);
+  if (!parsed) return Fail(r, parsed.error());
+  if (!IsValidUtf8(body.body())) return Fail(r, BadRequest("body must be UTF-8"));
+  if (body.body().size() > max_message_bytes_) {
+    return Fail(r, MakeError(ErrorCode::kPayloadTooLarge,
+                             "message body exceeds " + std::to_string(max_message_bytes_) +
+                                 " bytes"));
+  }
+  if (body.has_type() && !IsValidMessageType(body.type())) {
+    return Fail(r, BadRequest("type must match [a-z0-9_.-]{1,32}"));
+  }
+  if (body.has_client_msg_id() && !IsValidClientMsgId(body.client_msg_id())) {
+    return Fail(r, BadRequest("client_msg_id must be 1 to 128 visible ASCII characters"));
+  }
+  room::SendArgs args;
+  args.body = std::move(*body.mutable_body());
+  if (body.has_type()) args.type = body.type();
+  args.priority = body.priority();
+  if (body.has_client_msg_id()) args.client_msg_id = body.client_msg_id();
+  deps_.rooms->Send(r.room, std::move(caller), std::move(args));
+}
+
+void Router::HandleLeave(RoomRequest& r, room::Caller caller) {
+  deps_.rooms->Leave(r.room, std::move(caller));
+}
+
+void Router::HandleHistory(RoomRequest& r, room::Caller caller) {
+  room::HistoryArgs args;
+  for (const auto& [key, value] : r.target.params) {
+    if (key == "before") {
+      auto v = ParseUint("before", value, 0, UINT64_MAX);
+      if (!v) return Fail(r, v.error());
+      args.before = *v;
+    } else if (key == "limit") {
+      auto v = ParseUint("limit", value, 1, 200);
+      if (!v) return Fail(r, v.error());
+      args.limit = static_cast<uint32_t>(*v);
+    }
+  }
+  deps_.rooms->History(r.room, std::move(caller), args);
 }
 
 }  // namespace chatroomd::http

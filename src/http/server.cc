@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include "front.h"
+#include "http/connection.h"
+#include "http/front_loop.h"
+#include "http/router.h"
 
 namespace chatroomd::http {
 
@@ -15,10 +17,11 @@ using boost::system::error_code;
 namespace {
 
 // Sent to a connection refused at the connection limit, then the socket is closed.
-constexpr std::string_view kOverloaded =
-    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-    "Cache-Control: no-store\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 71\r\n\r\n"
-    "{\"error\":{\"code\":\"overloaded\",\"message\":\"too many open connections\"}}";
+std::string RefusalBytes() {
+  WirePtr w = MakeErrorWire(MakeError(ErrorCode::kOverloaded, "too many open connections", 1),
+                            BodyFormat::kJson);
+  return w->head + "Connection: close\r\n" + w->tail;
+}
 
 }  // namespace
 
@@ -31,7 +34,7 @@ struct HttpServer::Impl {
     limits.idle_timeout_ms = h.idle_timeout_ms();
     limits.write_timeout_ms = h.write_timeout_ms();
     max_connections = h.max_connections();
-    router = std::make_unique<Router>(deps, limits);
+    router = std::make_unique<Router>(deps);
     for (uint32_t i = 0; i < std::max<uint32_t>(1, h.io_threads()); ++i) {
       fronts.push_back(std::make_unique<FrontLoop>(i, deps.registry->NewSlot(), deps.rooms));
     }
@@ -63,7 +66,8 @@ struct HttpServer::Impl {
       open.fetch_sub(1, std::memory_order_relaxed);
       error_code ec;
       socket.non_blocking(true, ec);
-      socket.write_some(asio::buffer(kOverloaded.data(), kOverloaded.size()), ec);
+      std::string refusal = RefusalBytes();
+      socket.write_some(asio::buffer(refusal), ec);
       socket.shutdown(tcp::socket::shutdown_both, ec);
       socket.close(ec);
       return;
@@ -140,10 +144,7 @@ void HttpServer::Start() {
   for (auto& front : impl_->fronts) {
     front->loop->Start();
     FrontLoop* f = front.get();
-    front->loop->Post([f] {
-      f->WatchSockets();
-      f->edge.Start();
-    });
+    front->loop->Post([f] { f->WatchSockets(); });
   }
   auto* impl = impl_.get();
   impl->fronts[0]->loop->Post([impl] {
@@ -163,21 +164,10 @@ void HttpServer::StopAccepting() {
   });
 }
 
-void HttpServer::ReleaseHeld() {
-  for (auto& front : impl_->fronts) {
-    FrontEdge* edge = &front->edge;
-    front->loop->Post([edge] { edge->ReleaseAll(); });
-  }
-}
-
 void HttpServer::Stop() {
   if (!impl_) return;
   impl_->accepting = false;
-  for (auto& front : impl_->fronts) {
-    front->loop->Abort();
-    // The rooms may be gone before the front loops are: let go of held polls without them.
-    front->edge.Detach();
-  }
+  for (auto& front : impl_->fronts) front->loop->Abort();
   impl_->acceptors.clear();
 }
 

@@ -83,6 +83,18 @@ void AppendCounter(std::string& out, std::string_view name, std::string_view hel
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, v);
 }
 
+void AppendCumulativeHistogram(std::string& out, std::string_view name, std::string_view help,
+                               const uint64_t* bounds, double scale,
+                               const std::vector<uint64_t>& cumulative, double sum,
+                               uint64_t count) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
+  for (size_t i = 0; i < cumulative.size(); ++i) {
+    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, bounds[i] * scale, cumulative[i]);
+  }
+  out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, count,
+                     name, sum, name, count);
+}
+
 std::string Registry::Render(std::string_view extra) const {
   std::lock_guard lock(mu_);
   std::string out;

@@ -130,4 +130,25 @@ WirePtr BuildMessagesResponse(const ResponseFields& f, BodyFormat format) {
   return wire;
 }
 
+WirePtr BuildHistoryResponse(const store::HistoryPage& page, BodyFormat format) {
+  std::vector<MessagePtr> owned;
+  owned.reserve(page.messages.size());
+  for (const auto& r : page.messages) owned.push_back(EncodeMessage(r, 0));
+  if (format == BodyFormat::kProtobuf) {
+    api::HistoryResponse h;
+    for (const auto& m : owned) h.add_messages()->ParseFromString(m->proto);
+    if (page.next_before) h.set_next_before(*page.next_before);
+    return MakeWire(200, "application/x-protobuf", h.SerializeAsString());
+  }
+  std::string body = "{\"messages\":[";
+  for (size_t i = 0; i < owned.size(); ++i) {
+    if (i) body += ',';
+    body += owned[i]->json;
+  }
+  body += ']';
+  if (page.next_before) body += ",\"next_before\":\"" + std::to_string(*page.next_before) + "\"";
+  body += '}';
+  return MakeWire(200, "application/json", std::move(body));
+}
+
 }  // namespace chatroomd::room

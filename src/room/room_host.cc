@@ -2,29 +2,78 @@
 
 #include <spdlog/spdlog.h>
 
+#include "chatroomd/room/room.h"
+
 namespace chatroomd::room {
 namespace {
 constexpr auto kSweepPeriod = std::chrono::seconds(1);
 }  // namespace
 
+bool TakeHeldSlot(SharedRoomState& shared, const RoomSettings& settings, int64_t room_held) {
+  if (room_held >= static_cast<int64_t>(settings.max_held_polls_per_room)) return false;
+  if (shared.held_polls.fetch_add(1, std::memory_order_relaxed) >=
+      static_cast<int64_t>(settings.max_held_polls)) {
+    shared.held_polls.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
+}
+
+void ReleaseHeldSlot(SharedRoomState& shared) {
+  shared.held_polls.fetch_sub(1, std::memory_order_relaxed);
+}
+
 RoomHost::RoomHost(Loop& loop, store::Store& store, std::shared_ptr<const RoomSettings> settings,
-                   SharedRoomState& shared, metrics::ThreadMetrics& metrics)
+                   SharedRoomState& shared, metrics::ThreadMetrics& metrics,
+                   TimerWheel::Clock clock)
     : loop_(loop),
       store_(store),
       settings_(std::move(settings)),
       shared_(shared),
       metrics_(metrics),
-      wheel_(loop.context(), 10, 8192),
+      wheel_(loop.context(), 10, 8192, std::move(clock)),
       sweep_timer_(loop.context()) {}
 
 RoomHost::~RoomHost() = default;
 
-void RoomHost::Start() { ArmSweep(); }
+void RoomHost::Post(std::string room_id, Caller caller, Request request) {
+  Loop::Send(loop_, [this, room_id = std::move(room_id), caller = std::move(caller),
+                     request = std::move(request)]() mutable {
+    Room* room = Get(room_id);
+    // Past rooms.max_rooms the host has no room for it.
+    if (!room) {
+      return ReplyError(caller, MakeError(ErrorCode::kOverloaded, "too many rooms loaded", 1));
+    }
+    room->Handle(std::move(caller), std::move(request));
+  });
+}
+
+void RoomHost::PostCancelPoll(ClientPtr client, uint64_t serial) {
+  Loop::Send(loop_, [this, client = std::move(client), serial] { CancelPoll(client, serial); });
+}
+
+void RoomHost::PostEdgeReport(std::string room_id, EdgeReport report) {
+  Loop::Send(loop_, [this, room_id = std::move(room_id), report = std::move(report)]() mutable {
+    // A room with edges is never unloaded, so it is there; look, never load.
+    if (Room* r = Find(room_id)) r->OnEdgeReport(std::move(report));
+  });
+}
+
+void RoomHost::PostEdgeUnsubscribe(std::string room_id, Edge* edge, uint64_t gen) {
+  Loop::Send(loop_, [this, room_id = std::move(room_id), edge, gen] {
+    if (Room* r = Find(room_id)) r->OnEdgeUnsubscribe(edge, gen);
+  });
+}
+
+void RoomHost::Start() {
+  AssertOnLoop();
+  ArmSweep();
+}
 
 void RoomHost::Stop() { sweep_timer_.cancel(); }
 
 Room* RoomHost::Get(const std::string& room_id) {
-  assert(loop_.InLoop());
+  AssertOnLoop();
   auto it = rooms_.find(room_id);
   if (it != rooms_.end()) return it->second.get();
   if (rooms_.size() >= settings_->max_rooms) return nullptr;
@@ -36,17 +85,19 @@ Room* RoomHost::Get(const std::string& room_id) {
 }
 
 Room* RoomHost::Find(const std::string& room_id) {
-  assert(loop_.InLoop());
+  AssertOnLoop();
   auto it = rooms_.find(room_id);
   return it == rooms_.end() ? nullptr : it->second.get();
 }
 
 void RoomHost::CancelPoll(const ClientPtr& client, uint64_t serial) {
+  AssertOnLoop();
   HeldPoll& held = client->held;
   if (held.room_hook.is_linked() && held.serial == serial) held.room->CancelPoll(*client, serial);
 }
 
 void RoomHost::ReleaseAllHeld() {
+  AssertOnLoop();
   for (auto& [id, room] : rooms_) room->ReleaseAllHeld();
 }
 
@@ -54,16 +105,16 @@ void RoomHost::ArmSweep() {
   sweep_timer_.expires_after(kSweepPeriod);
   sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    Sweep();
+    Sweep(NowMs());
     ArmSweep();
   });
 }
 
-void RoomHost::Sweep() {
-  int64_t now = TimerWheel::NowMs();
+void RoomHost::Sweep(int64_t now_ms) {
+  AssertOnLoop();
   int64_t idle = settings_->idle_unload_ms;
   for (auto it = rooms_.begin(); it != rooms_.end();) {
-    if (it->second->Sweep(now, idle)) {
+    if (it->second->Sweep(now_ms, idle)) {
       it = rooms_.erase(it);
     } else {
       ++it;

@@ -2,9 +2,18 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "chatroomd/common/ids.h"
+#include "chatroomd/config/config.h"
+#include "chatroomd/room/front_edge.h"
+#include "chatroomd/room/message.h"
+#include "chatroomd/room/room_host.h"
+#include "chatroomd/sect/routing.h"
+#include "chatroomd/store/store.h"
 
 namespace chatroomd::sect {
+namespace {
 
 room::RoomSettings SettingsFromConfig(const config::Config& c) {
   room::RoomSettings s;
@@ -29,50 +38,107 @@ room::RoomSettings SettingsFromConfig(const config::Config& c) {
   return s;
 }
 
+}  // namespace
+
+struct RoomService::Impl final : room::RoomDirectory {
+  struct Sect {
+    std::string name;
+    bool vip = false;
+    std::vector<std::unique_ptr<Loop>> loops;
+    std::vector<std::unique_ptr<room::RoomHost>> hosts;
+  };
+
+  Impl(const config::LoadedConfig& config, store::Store& s)
+      : store(s),
+        routing(std::make_shared<RoutingTable>(config.sects)),
+        settings(std::make_shared<room::RoomSettings>(SettingsFromConfig(config.main))) {}
+
+  room::RoomHost& HostOf(const std::string& room_id) override {
+    Route route = routing->Find(room_id, RoomHash(room_id));
+    return *sects[route.sect].hosts[route.loop];
+  }
+
+  // The edge of the caller's front loop, if it has one.
+  room::FrontEdge* EdgeOf(const room::Caller& caller) const {
+    room::Edge* edge = caller.client->edge();
+    if (!edge) return nullptr;
+    for (const auto& e : edges) {
+      if (e.get() == edge) return e.get();
+    }
+    return nullptr;
+  }
+
+  store::Store& store;
+  room::SharedRoomState shared;
+  std::vector<Sect> sects;
+  std::shared_ptr<const RoutingTable> routing;
+  std::shared_ptr<const room::RoomSettings> settings;
+  // One per front loop; each touched only on its loop.
+  std::vector<std::unique_ptr<room::FrontEdge>> edges;
+};
+
 RoomService::RoomService(const config::LoadedConfig& config, store::Store& store,
                          metrics::Registry& registry)
-    : routing_(std::make_shared<RoutingTable>(config.sects)),
-      settings_(std::make_shared<room::RoomSettings>(SettingsFromConfig(config.main))) {
+    : impl_(std::make_unique<Impl>(config, store)) {
   uint32_t loop_index = 0;
   for (const auto& s : config.sects.sects()) {
-    Sect sect;
+    Impl::Sect sect;
     sect.name = s.name();
     sect.vip = s.vip();
     for (uint32_t t = 0; t < std::max<uint32_t>(1, s.threads()); ++t) {
       auto loop = std::make_unique<Loop>("sect-" + s.name() + "-" + std::to_string(t),
                                          loop_index++);
-      sect.hosts.push_back(std::make_unique<room::RoomHost>(*loop, store, settings_, shared_,
-                                                            registry.NewSlot()));
+      sect.hosts.push_back(std::make_unique<room::RoomHost>(*loop, store, impl_->settings,
+                                                            impl_->shared, registry.NewSlot()));
       sect.loops.push_back(std::move(loop));
     }
-    sects_.push_back(std::move(sect));
+    impl_->sects.push_back(std::move(sect));
   }
 }
 
 RoomService::~RoomService() { Stop(); }
 
+room::Edge* RoomService::AddFrontLoop(Loop& loop, TimerWheel& wheel,
+                                      metrics::ThreadMetrics& metrics) {
+  impl_->edges.push_back(std::make_unique<room::FrontEdge>(loop, wheel, *impl_, impl_->settings,
+                                                           impl_->shared, metrics));
+  return impl_->edges.back().get();
+}
+
 void RoomService::Start() {
-  for (auto& sect : sects_) {
+  for (auto& sect : impl_->sects) {
     for (size_t i = 0; i < sect.loops.size(); ++i) {
       sect.loops[i]->Start();
       room::RoomHost* host = sect.hosts[i].get();
       sect.loops[i]->Post([host] { host->Start(); });
     }
   }
+  // Front loops may not run yet: the edge starts when its loop does.
+  for (auto& edge : impl_->edges) {
+    room::FrontEdge* e = edge.get();
+    e->loop().Post([e] { e->Start(); });
+  }
 }
 
 void RoomService::Drain() {
-  shared_.draining.store(true);
-  for (auto& sect : sects_) {
+  impl_->shared.draining.store(true);
+  for (auto& sect : impl_->sects) {
     for (auto& host : sect.hosts) {
       room::RoomHost* h = host.get();
       h->loop().Post([h] { h->ReleaseAllHeld(); });
     }
   }
+  for (auto& edge : impl_->edges) {
+    room::FrontEdge* e = edge.get();
+    e->loop().Post([e] { e->ReleaseAll(); });
+  }
 }
 
 void RoomService::Stop() {
-  for (auto& sect : sects_) {
+  if (!impl_) return;
+  // The front loops have stopped: their edges let go of what they hold without the rooms.
+  for (auto& edge : impl_->edges) edge->Detach();
+  for (auto& sect : impl_->sects) {
     // Whatever is still queued is dropped: Drain has answered the held polls and the store
     // has no pending writes by now. Rooms and hosts die after their loop has stopped, so
     // nothing runs on them any more.
@@ -81,83 +147,71 @@ void RoomService::Stop() {
   }
 }
 
+int64_t RoomService::pending_writes() const {
+  return impl_->shared.pending_writes.load(std::memory_order_relaxed);
+}
+
 std::vector<Loop*> RoomService::loops() const {
   std::vector<Loop*> out;
-  for (const auto& sect : sects_) {
+  for (const auto& sect : impl_->sects) {
     for (const auto& loop : sect.loops) out.push_back(loop.get());
   }
   return out;
 }
 
-room::RoomHost& RoomService::HostFor(const std::string& room_id) const {
-  Route route = routing_->Find(room_id, RoomHash(room_id));
-  return *sects_[route.sect].hosts[route.loop];
-}
-
 std::string RoomService::SectOf(const std::string& room_id) const {
-  return sects_[routing_->Find(room_id, RoomHash(room_id)).sect].name;
+  return impl_->sects[impl_->routing->Find(room_id, RoomHash(room_id)).sect].name;
 }
 
-void RoomService::Dispatch(const std::string& room_id, std::function<void(room::Room*)> op) {
-  room::RoomHost& host = HostFor(room_id);
-  Loop::Send(host.loop(), [&host, room_id, op = std::move(op)] { op(host.Get(room_id)); });
+void RoomService::Dispatch(const std::string& room_id, room::Caller caller,
+                           room::Request request) {
+  if (room::FrontEdge* edge = impl_->EdgeOf(caller)) edge->Flush();
+  impl_->HostOf(room_id).Post(room_id, std::move(caller), std::move(request));
 }
-
-namespace {
-
-room::Room* Loaded(room::Room* room, const room::Caller& caller) {
-  // Past rooms.max_rooms the host has no room for it.
-  if (!room) room::ReplyError(caller, MakeError(ErrorCode::kOverloaded, "too many rooms loaded", 1));
-  return room;
-}
-
-}  // namespace
 
 void RoomService::Join(const std::string& room_id, room::Caller caller, room::JoinArgs args) {
-  Dispatch(room_id, [caller = std::move(caller), args](room::Room* r) mutable {
-    if (Loaded(r, caller)) r->Join(std::move(caller), args);
-  });
+  Dispatch(room_id, std::move(caller), args);
 }
 
 void RoomService::Poll(const std::string& room_id, room::Caller caller, room::PollArgs args) {
-  Dispatch(room_id, [caller = std::move(caller), args](room::Room* r) mutable {
-    if (Loaded(r, caller)) r->Poll(std::move(caller), args);
-  });
+  // At the room's head, the caller's front loop can hold the poll without the room.
+  if (room::FrontEdge* edge = impl_->EdgeOf(caller); edge && edge->TryHold(room_id, caller, args)) {
+    return;
+  }
+  Dispatch(room_id, std::move(caller), std::move(args));
 }
 
 void RoomService::Send(const std::string& room_id, room::Caller caller, room::SendArgs args) {
-  Dispatch(room_id, [caller = std::move(caller), args = std::move(args)](room::Room* r) mutable {
-    if (Loaded(r, caller)) r->Send(std::move(caller), std::move(args));
-  });
+  Dispatch(room_id, std::move(caller), std::move(args));
 }
 
 void RoomService::Leave(const std::string& room_id, room::Caller caller) {
-  Dispatch(room_id, [caller = std::move(caller)](room::Room* r) mutable {
-    if (Loaded(r, caller)) r->Leave(std::move(caller));
-  });
+  Dispatch(room_id, std::move(caller), room::LeaveArgs{});
+}
+
+void RoomService::History(const std::string& room_id, room::Caller caller,
+                          room::HistoryArgs args) {
+  // Straight from the store (any message it has is durable); the page is encoded on the
+  // reader thread and the answer posted to the caller.
+  impl_->store.History(
+      room_id, args.before, args.limit, nullptr,
+      [caller = std::move(caller)](Result<store::HistoryPage> page) {
+        if (!page) {
+          return room::ReplyError(
+              caller, MakeError(ErrorCode::kInternal, "the store failed; try again"));
+        }
+        if (!page->room_exists) {
+          return room::ReplyError(caller,
+                                  MakeError(ErrorCode::kRoomNotFound, "room does not exist"));
+        }
+        room::Reply(caller, room::BuildHistoryResponse(*page, caller.format));
+      });
 }
 
 void RoomService::CancelPoll(const std::string& room_id, room::ClientPtr client,
                              uint64_t serial) {
-  room::RoomHost& host = HostFor(room_id);
-  Loop::Send(host.loop(), [&host, client = std::move(client), serial] {
-    host.CancelPoll(client, serial);
-  });
-}
-
-void RoomService::EdgeReport(const std::string& room_id, room::EdgeReport report) {
-  room::RoomHost& host = HostFor(room_id);
-  Loop::Send(host.loop(), [&host, room_id, report = std::move(report)]() mutable {
-    // A room with edges is never unloaded, so it is there; look, never load.
-    if (room::Room* r = host.Find(room_id)) r->OnEdgeReport(std::move(report));
-  });
-}
-
-void RoomService::EdgeUnsubscribe(const std::string& room_id, room::Edge* edge, uint64_t gen) {
-  room::RoomHost& host = HostFor(room_id);
-  Loop::Send(host.loop(), [&host, room_id, edge, gen] {
-    if (room::Room* r = host.Find(room_id)) r->OnEdgeUnsubscribe(edge, gen);
-  });
+  if (client->edge_waiting()) return room::CancelEdgeWait(*client);
+  impl_->HostOf(room_id).PostCancelPoll(std::move(client), serial);
 }
 
 }  // namespace chatroomd::sect

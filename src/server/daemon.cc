@@ -38,33 +38,6 @@ rlim_t RaiseFdLimit() {
   return rl.rlim_cur;
 }
 
-// Renders a cumulative histogram whose buckets the store already keeps.
-void AppendStoreHistogram(std::string& out, std::string_view name, std::string_view help,
-                          const uint64_t* bounds, double scale,
-                          const std::vector<uint64_t>& cumulative, double sum, uint64_t count) {
-  out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
-  for (size_t i = 0; i < cumulative.size(); ++i) {
-    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, bounds[i] * scale, cumulative[i]);
-  }
-  out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, count,
-                     name, sum, name, count);
-}
-
-std::string StoreMetrics(const store::StoreStats& s) {
-  std::string out;
-  metrics::AppendCounter(out, "chatroomd_store_pending_writes",
-                         "Writes submitted to the store and not yet durable.",
-                         static_cast<double>(s.pending), "gauge");
-  AppendStoreHistogram(out, "chatroomd_store_batch_size", "Writes folded into one group commit.",
-                       store::Store::kBatchSizeBuckets, 1, s.batch_size_buckets,
-                       static_cast<double>(s.batch_writes), s.batches);
-  AppendStoreHistogram(out, "chatroomd_store_batch_latency_seconds",
-                       "Time to make one group commit durable.", store::Store::kLatencyBucketsUs,
-                       1e-6, s.latency_buckets, static_cast<double>(s.latency_sum_us) / 1e6,
-                       s.batches);
-  return out;
-}
-
 Result<std::shared_ptr<const config::LoadedConfig>> Load(const DaemonOptions& options) {
   return config::LoadConfig(options.config_path, options.overrides);
 }
@@ -144,17 +117,7 @@ int RunDaemon(const DaemonOptions& options) {
   }
 
   const auto& sc = config->main.store();
-  store::StoreOptions so;
-  so.data_dir = sc.data_dir();
-  so.sync_wal = sc.sync_wal();
-  so.max_batch = sc.max_batch();
-  so.retention_ms = static_cast<int64_t>(sc.retention_hours()) * 3600 * 1000;
-  so.dedup_window_ms = static_cast<int64_t>(sc.dedup_window_hours()) * 3600 * 1000;
-  so.reader_threads = sc.reader_threads();
-  so.block_cache_mb = sc.block_cache_mb();
-  so.write_buffer_mb = sc.write_buffer_mb();
-  so.max_wal_mb = sc.max_wal_mb();
-  auto opened = store::Store::Open(so);
+  auto opened = store::Store::Open(store::OptionsFromConfig(sc));
   if (!opened) {
     std::cerr << "cannot open the store in " << sc.data_dir() << ": "
               << opened.error().message << std::endl;
@@ -170,12 +133,11 @@ int RunDaemon(const DaemonOptions& options) {
   http::ServerDeps deps;
   deps.config = config;
   deps.rooms = rooms.get();
-  deps.store = store.get();
   deps.registry = &registry;
   deps.auth = auth.get();
   deps.ready = &ready;
   store::Store* store_ptr = store.get();
-  deps.extra_metrics = [store_ptr] { return StoreMetrics(store_ptr->Stats()); };
+  deps.extra_metrics = [store_ptr] { return store_ptr->RenderMetrics(); };
   auto server = std::make_unique<http::HttpServer>(deps);
 
   auto bound = server->Listen();
@@ -219,9 +181,8 @@ int RunDaemon(const DaemonOptions& options) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(3500);
   ready = false;
   server->StopAccepting();
-  rooms->Drain();
-  server->ReleaseHeld();
-  while (rooms->shared().pending_writes.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+  rooms->Drain();  // the rooms' held polls and their edges'
+  while (rooms->pending_writes() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   // Wait until every answer the rooms and the front loops have made is written (or the

@@ -182,6 +182,10 @@ void RocksStore::Leave() { callers_.fetch_sub(1, std::memory_order_release); }
 
 void RocksStore::Submit(std::unique_ptr<WriteRequest> request) {
   if (!request) return;
+  if (request->done && request->done_loop) {
+    request->done = CompleteOn(request->done_loop, std::move(request->done));
+    request->done_loop = nullptr;
+  }
   if (!Enter()) {
     if (request->done) request->done(ClosedError());
     return;
@@ -191,7 +195,8 @@ void RocksStore::Submit(std::unique_ptr<WriteRequest> request) {
 }
 
 void RocksStore::LoadRoom(std::string room, uint32_t window_size, uint32_t priority_size,
-                          std::function<void(Result<RoomSnapshot>)> done) {
+                          Loop* done_loop, std::function<void(Result<RoomSnapshot>)> done) {
+  done = CompleteOn(done_loop, std::move(done));
   if (!Enter()) return done(ClosedError());
   boost::asio::post(*readers_, [this, room = std::move(room), window_size, priority_size,
                                 done = std::move(done)] {
@@ -201,7 +206,8 @@ void RocksStore::LoadRoom(std::string room, uint32_t window_size, uint32_t prior
 }
 
 void RocksStore::History(std::string room, std::optional<uint64_t> before, uint32_t limit,
-                         std::function<void(Result<HistoryPage>)> done) {
+                         Loop* done_loop, std::function<void(Result<HistoryPage>)> done) {
+  done = CompleteOn(done_loop, std::move(done));
   if (!Enter()) return done(ClosedError());
   boost::asio::post(*readers_,
                     [this, room = std::move(room), before, limit, done = std::move(done)] {
@@ -211,7 +217,9 @@ void RocksStore::History(std::string room, std::optional<uint64_t> before, uint3
 }
 
 void RocksStore::PriorityAfter(std::string room, uint64_t after, uint32_t limit,
+                               Loop* done_loop,
                                std::function<void(Result<std::vector<MessageRecord>>)> done) {
+  done = CompleteOn(done_loop, std::move(done));
   if (!Enter()) return done(ClosedError());
   boost::asio::post(*readers_,
                     [this, room = std::move(room), after, limit, done = std::move(done)] {
@@ -221,7 +229,9 @@ void RocksStore::PriorityAfter(std::string room, uint64_t after, uint32_t limit,
 }
 
 void RocksStore::LookupDedup(std::string room, std::string sender, std::string client_msg_id,
+                             Loop* done_loop,
                              std::function<void(Result<std::optional<uint64_t>>)> done) {
+  done = CompleteOn(done_loop, std::move(done));
   if (!Enter()) return done(ClosedError());
   boost::asio::post(*readers_, [this, room = std::move(room), sender = std::move(sender),
                                 client_msg_id = std::move(client_msg_id), done = std::move(done)] {

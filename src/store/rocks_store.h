@@ -30,13 +30,14 @@ class RocksStore final : public Store {
   ~RocksStore() override;
 
   void Submit(std::unique_ptr<WriteRequest> request) override;
-  void LoadRoom(std::string room, uint32_t window_size, uint32_t priority_size,
+  void LoadRoom(std::string room, uint32_t window_size, uint32_t priority_size, Loop* done_loop,
                 std::function<void(Result<RoomSnapshot>)> done) override;
-  void History(std::string room, std::optional<uint64_t> before, uint32_t limit,
+  void History(std::string room, std::optional<uint64_t> before, uint32_t limit, Loop* done_loop,
                std::function<void(Result<HistoryPage>)> done) override;
-  void PriorityAfter(std::string room, uint64_t after, uint32_t limit,
+  void PriorityAfter(std::string room, uint64_t after, uint32_t limit, Loop* done_loop,
                      std::function<void(Result<std::vector<MessageRecord>>)> done) override;
   void LookupDedup(std::string room, std::string sender, std::string client_msg_id,
+                   Loop* done_loop,
                    std::function<void(Result<std::optional<uint64_t>>)> done) override;
   StoreStats Stats() const override;
   void Close() override;

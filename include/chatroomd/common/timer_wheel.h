@@ -8,6 +8,7 @@
 #include <boost/intrusive/list.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace chatroomd {
@@ -23,11 +24,19 @@ struct TimerNode : boost::intrusive::list_base_hook<
 
 class TimerWheel {
  public:
-  // Steady-clock milliseconds.
-  static int64_t NowMs();
+  // Milliseconds of some steady clock.
+  using Clock = std::function<int64_t()>;
+  // The process's steady clock, in milliseconds: what a wheel goes by unless told otherwise.
+  static int64_t SteadyNowMs();
 
-  TimerWheel(boost::asio::io_context& context, uint32_t tick_ms, uint32_t slots);
+  // `clock` is the time the wheel and its owner go by; tests pass one they move by hand (the
+  // wheel still looks at it once per real tick while timers are pending).
+  TimerWheel(boost::asio::io_context& context, uint32_t tick_ms, uint32_t slots,
+             Clock clock = &SteadyNowMs);
   ~TimerWheel();
+
+  // The wheel's clock now (steady ms). Deadlines are on this clock.
+  int64_t NowMs() const { return clock_(); }
 
   // (Re)schedules `node` to fire at `deadline_ms` (steady ms), at most one tick late.
   void Schedule(TimerNode& node, int64_t deadline_ms);
@@ -39,6 +48,7 @@ class TimerWheel {
   void Arm();
   void OnTick();
 
+  Clock clock_;
   boost::asio::steady_timer timer_;
   uint32_t tick_ms_;
   std::vector<List> slots_;

@@ -35,8 +35,9 @@ using WirePtr = std::shared_ptr<const WireResponse>;
 std::shared_ptr<WireResponse> MakeWire(int status, std::string_view content_type, std::string body,
                  std::string_view extra_headers = {});
 WirePtr MakeEmptyWire(int status, std::string_view extra_headers = {});  // 204 and the like
-// The API's error body in the requested format, with Retry-After when the error has one.
-WirePtr MakeErrorWire(const Error& error, BodyFormat format);
+// The API's error body in the requested format, with Retry-After when the error has one:
+// the one place an error answer is built. `extra_headers` as for MakeWire.
+WirePtr MakeErrorWire(const Error& error, BodyFormat format, std::string_view extra_headers = {});
 
 // JSON string literal (with quotes) for UTF-8 text, as the proto3 JSON mapping writes it.
 void AppendJsonString(std::string& out, std::string_view text);

@@ -1,6 +1,6 @@
 // The HTTP/1.1 front end: listeners, connections, request routing. Runs on its own loops
-// (http.io_threads); a connection lives on one front loop for its whole life. Room work is
-// handed to the sects; the store is asked directly for history.
+// (http.io_threads); a connection lives on one front loop for its whole life. Room work,
+// history included, is handed to the sects (sect::RoomService).
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
@@ -17,14 +17,12 @@
 #include "chatroomd/http/auth.h"
 #include "chatroomd/metrics/metrics.h"
 #include "chatroomd/sect/room_service.h"
-#include "chatroomd/store/store.h"
 
 namespace chatroomd::http {
 
 struct ServerDeps {
   std::shared_ptr<const config::LoadedConfig> config;
   sect::RoomService* rooms = nullptr;
-  store::Store* store = nullptr;
   metrics::Registry* registry = nullptr;
   const Authenticator* auth = nullptr;
   // Extra /metrics text (store and process families).
@@ -44,10 +42,8 @@ class HttpServer {
   void Start();
   // Closes the listeners; open connections go on.
   void StopAccepting();
-  // Answers every poll the front loops hold as timed out; from then on they hold none (the
-  // rooms' own held polls are RoomService::Drain's).
-  void ReleaseHeld();
-  // Stops the front loops; open connections are dropped, polls held there are let go.
+  // Stops the front loops; open connections are dropped. (Polls their edges hold are
+  // answered by RoomService::Drain before, and let go by RoomService::Stop after.)
   void Stop();
 
   int64_t open_connections() const;

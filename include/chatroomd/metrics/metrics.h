@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace chatroomd::metrics {
 
@@ -77,5 +78,11 @@ class Registry {
 // Helpers for other components rendering their own families.
 void AppendCounter(std::string& out, std::string_view name, std::string_view help, double v,
                    std::string_view type = "counter");
+// A histogram whose cumulative bucket counts the caller keeps: cumulative[i] observations
+// <= bounds[i] * scale (one entry per bound), plus the +Inf bucket (`count`), _sum and _count.
+void AppendCumulativeHistogram(std::string& out, std::string_view name, std::string_view help,
+                               const uint64_t* bounds, double scale,
+                               const std::vector<uint64_t>& cumulative, double sum,
+                               uint64_t count);
 
 }  // namespace chatroomd::metrics

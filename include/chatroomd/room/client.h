@@ -1,39 +1,63 @@
-// The seam between rooms and whoever waits for their answers (the HTTP connection).
-// A room never touches a client's insides except `held`, and only on the room's own loop
-// while the poll is held; answers go back by posting Deliver to the client's loop.
+// The seam between rooms and whoever waits for their answers (the HTTP connection): who asks,
+// what they ask, and where the answer goes. A room never touches a client's insides except
+// `held`, and only on the room's own loop while the poll is held; the client loop's edge
+// (front_edge.h) touches `edge_wait` only on the client's loop. Answers go back by posting
+// Deliver to the client's loop.
 #pragma once
 
 #include <boost/intrusive/list_hook.hpp>
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "chatroomd/common/cursor.h"
 #include "chatroomd/common/loop.h"
 #include "chatroomd/common/timer_wheel.h"
 #include "chatroomd/common/wire.h"
-#include "chatroomd/room/edge.h"
+
+namespace chatroomd::presence {
+struct OnlineEntry;
+}  // namespace chatroomd::presence
 
 namespace chatroomd::room {
 
 class Room;
 class Client;
-struct OnlineEntry;
+class Edge;
+struct EdgeRoom;
+
+using WaitHook =
+    boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::safe_link>>;
 
 // A poll held by a room: linked into the room's waiter list and its loop's timer wheel.
 struct HeldPoll : TimerNode {
-  boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::safe_link>>
-      room_hook;
+  WaitHook room_hook;
   Room* room = nullptr;
-  OnlineEntry* user = nullptr;
+  presence::OnlineEntry* user = nullptr;
   // The client keeps itself alive while a room holds its poll; reset when released.
   std::shared_ptr<Client> keepalive;
   uint64_t serial = 0;
   Cursor cursor;
   uint32_t limit = 0;
   BodyFormat format = BodyFormat::kJson;
+};
+
+// A poll held by the edge of the client's own loop at a room's head: linked into the edge
+// room's waiter list and the front loop's timer wheel (the poll's timeout).
+struct EdgeWait : TimerNode {
+  WaitHook hook;
+  EdgeRoom* room = nullptr;
+  // The client keeps itself alive while its poll is held.
+  std::shared_ptr<Client> keepalive;
+  std::string user;
+  uint64_t serial = 0;
+  uint32_t limit = 0;
+  BodyFormat format = BodyFormat::kJson;
+  int64_t told_ms = 0;  // when the room last heard that this user polls
 };
 
 class Client {
@@ -44,14 +68,23 @@ class Client {
   // Runs on loop(): the answer to request `serial`. A client drops answers to requests it
   // no longer waits for (a cancelled poll, a closed connection).
   virtual void Deliver(uint64_t serial, WirePtr response) = 0;
-  // The edge of the client's loop, if it has one (see edge.h).
+  // The edge of the client's loop, if it has one (edge.h).
   virtual Edge* edge() { return nullptr; }
+
+  // On loop(): true while the loop's edge holds a poll of this client.
+  bool edge_waiting() const { return edge_wait.hook.is_linked(); }
 
   // Owned by the home loop of the room holding the poll, and only while it is held.
   HeldPoll held;
+  // Owned by loop(), while its edge holds the poll.
+  EdgeWait edge_wait;
 };
 
 using ClientPtr = std::shared_ptr<Client>;
+
+// On the client's loop: the poll its loop's edge holds, if any, is forgotten (the client
+// went away). Defined with the edge (front_edge.cc).
+void CancelEdgeWait(Client& client);
 
 // Who asks, and where the answer goes.
 struct Caller {
@@ -60,6 +93,34 @@ struct Caller {
   std::string user;
   bool admin = false;
   BodyFormat format = BodyFormat::kJson;
+};
+
+// What a caller asks a room (the API's request bodies and queries, validated).
+struct JoinArgs {
+  uint32_t backlog = 20;
+};
+
+struct PollArgs {
+  std::optional<Cursor> cursor;
+  uint32_t limit = 100;
+  uint32_t timeout_ms = 25000;
+};
+
+struct SendArgs {
+  std::string body;
+  std::string type = "text";
+  bool priority = false;
+  std::optional<std::string> client_msg_id;
+};
+
+struct LeaveArgs {};
+
+// A request for a room, as queued while the room loads.
+using Request = std::variant<JoinArgs, PollArgs, SendArgs, LeaveArgs>;
+
+struct HistoryArgs {
+  std::optional<uint64_t> before;  // nullopt: from the head
+  uint32_t limit = 50;
 };
 
 // Posts one answer to the client's loop.

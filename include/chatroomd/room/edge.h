@@ -1,4 +1,6 @@
-// The seam between a room and the front loops that hold its polls ("edges").
+// The seam between a room and the front loops that hold its polls ("edges"): the messages
+// each side sends the other. The edge itself, the front loop's side, is FrontEdge
+// (front_edge.h); the room's side is in the room (edge_subscriptions.h).
 //
 // A poll whose cursor is at the room's head has nothing to read: all it does is wait. Once a
 // room has held a poll that came through a front loop, it subscribes that loop's edge: from
@@ -50,6 +52,7 @@ struct EdgeAnswer {
 };
 using EdgeResponses = std::vector<EdgeAnswer>;
 
+// What a room calls on an edge, each posted to the edge's loop (Loop::Send).
 class Edge {
  public:
   virtual ~Edge() = default;

@@ -37,5 +37,7 @@ struct ResponseFields {
 
 // The complete HTTP response (200) for a join or poll.
 WirePtr BuildMessagesResponse(const ResponseFields& fields, BodyFormat format);
+// The complete HTTP response (200) for a page of history.
+WirePtr BuildHistoryResponse(const store::HistoryPage& page, BodyFormat format);
 
 }  // namespace chatroomd::room

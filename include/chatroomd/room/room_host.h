@@ -1,10 +1,12 @@
 // The rooms of one loop. A RoomHost is created for every sect loop; it owns its rooms (by
 // id), the timer wheel for their held polls and a periodic sweep, and runs only on its loop.
+// Other threads reach its rooms with the Post* calls, which hand the work to its loop.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <cassert>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -13,10 +15,13 @@
 #include "chatroomd/common/loop.h"
 #include "chatroomd/common/timer_wheel.h"
 #include "chatroomd/metrics/metrics.h"
-#include "chatroomd/room/room.h"
+#include "chatroomd/room/client.h"
+#include "chatroomd/room/edge.h"
 #include "chatroomd/store/store.h"
 
 namespace chatroomd::room {
+
+class Room;
 
 // Room bounds and behaviour (from config; rooms read them on their loop).
 struct RoomSettings {
@@ -39,18 +44,47 @@ struct RoomSettings {
   uint32_t edge_idle_ms = 5000;
 };
 
-// State shared by every host of the process (atomics only).
+// State shared by every host and edge of the process (atomics only).
 struct SharedRoomState {
   std::atomic<int64_t> held_polls{0};
   std::atomic<int64_t> pending_writes{0};
   std::atomic<bool> draining{false};
 };
 
+// The one check for every place that holds a poll (a room, an edge): false when the room
+// already holds `room_held` polls (max_held_polls_per_room) or the process holds
+// max_held_polls. On true one process-wide slot is taken; ReleaseHeldSlot gives it back. The
+// slot is taken before the check, so that loops holding polls at once cannot pass the bound.
+bool TakeHeldSlot(SharedRoomState& shared, const RoomSettings& settings, int64_t room_held);
+void ReleaseHeldSlot(SharedRoomState& shared);
+
+class RoomHost;
+
+// Where each room lives: implemented by the sects (sect::RoomService). Any thread may ask.
+class RoomDirectory {
+ public:
+  virtual RoomHost& HostOf(const std::string& room_id) = 0;
+
+ protected:
+  ~RoomDirectory() = default;
+};
+
 class RoomHost {
  public:
+  // `clock`: the time the host's rooms and timers go by (tests move one by hand).
   RoomHost(Loop& loop, store::Store& store, std::shared_ptr<const RoomSettings> settings,
-           SharedRoomState& shared, metrics::ThreadMetrics& metrics);
+           SharedRoomState& shared, metrics::ThreadMetrics& metrics,
+           TimerWheel::Clock clock = &TimerWheel::SteadyNowMs);
   ~RoomHost();
+
+  // From any thread: `request` runs at room `room_id` on this host's loop (the room is
+  // loaded on first touch; past rooms.max_rooms the caller gets `overloaded`).
+  void Post(std::string room_id, Caller caller, Request request);
+  // From any thread: the client no longer waits for its poll `serial` here.
+  void PostCancelPoll(ClientPtr client, uint64_t serial);
+  // From any thread (an edge): a report, or the end of a subscription (edge.h).
+  void PostEdgeReport(std::string room_id, EdgeReport report);
+  void PostEdgeUnsubscribe(std::string room_id, Edge* edge, uint64_t gen);
 
   Loop& loop() { return loop_; }
   store::Store& store() { return store_; }
@@ -58,12 +92,15 @@ class RoomHost {
   SharedRoomState& shared() { return shared_; }
   metrics::ThreadMetrics& metrics() { return metrics_; }
   TimerWheel& wheel() { return wheel_; }
+  // The host's clock (steady ms).
+  int64_t NowMs() const { return wheel_.NowMs(); }
+  void AssertOnLoop() const { assert(loop_.InLoop()); }
 
-  // Starts the sweep timer. On the loop.
+  // The rest runs on the loop.
+  // Starts the sweep timer.
   void Start();
-  // Cancels timers (on the loop, before the loop stops).
+  // Cancels timers (before the loop stops).
   void Stop();
-
   // The room, loading it from the store on first touch; nullptr past max_rooms.
   Room* Get(const std::string& room_id);
   // The room if it is loaded, else nullptr.
@@ -71,6 +108,8 @@ class RoomHost {
   void CancelPoll(const ClientPtr& client, uint64_t serial);
   // Answers every held poll (shutdown); new polls are answered at once from then on.
   void ReleaseAllHeld();
+  // Periodic upkeep of every room (online expiry, unloading idle rooms), at `now_ms`.
+  void Sweep(int64_t now_ms);
 
   size_t room_count() const { return rooms_.size(); }
   // Live setting changes (reload): takes effect for later requests.
@@ -78,7 +117,6 @@ class RoomHost {
 
  private:
   void ArmSweep();
-  void Sweep();
 
   Loop& loop_;
   store::Store& store_;

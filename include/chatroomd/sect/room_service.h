@@ -1,75 +1,76 @@
-// The sects: pools of loops that own rooms, and the front door to the rooms. The HTTP
-// front end asks the service; the service posts the request to the room's home loop
-// (RoomHost), and the answer comes back to the caller's loop. No lock on this path: the
-// routing table is an immutable snapshot and every room is touched on one loop only.
+// The sects: pools of loops that own rooms, and the front door to the rooms. The HTTP front
+// end asks the service; the service posts the request to the room's home loop (RoomHost), and
+// the answer comes back to the caller's loop. A poll at a room's head may instead be held by
+// the caller's own front loop (its edge, room/front_edge.h), which the service creates for
+// every front loop that registers. No lock on this path: the routing table is an immutable
+// snapshot and every room is touched on one loop only.
+//
+// Calls come from front loops (the caller's client lives there); Start, Drain, Stop and
+// AddFrontLoop from the main thread.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "chatroomd/common/loop.h"
-#include "chatroomd/config/config.h"
+#include "chatroomd/common/timer_wheel.h"
 #include "chatroomd/metrics/metrics.h"
-#include "chatroomd/room/room.h"
-#include "chatroomd/room/room_host.h"
-#include "chatroomd/sect/routing.h"
-#include "chatroomd/store/store.h"
+#include "chatroomd/room/client.h"
+
+namespace chatroomd::config {
+struct LoadedConfig;
+}  // namespace chatroomd::config
+namespace chatroomd::store {
+class Store;
+}  // namespace chatroomd::store
 
 namespace chatroomd::sect {
-
-room::RoomSettings SettingsFromConfig(const config::Config& config);
 
 class RoomService {
  public:
   RoomService(const config::LoadedConfig& config, store::Store& store,
               metrics::Registry& registry);
   ~RoomService();
+  RoomService(const RoomService&) = delete;
+  RoomService& operator=(const RoomService&) = delete;
 
-  // Starts every sect loop.
+  // Before Start: a front loop whose clients' polls may be held on it. Returns its edge, for
+  // its clients' Client::edge().
+  room::Edge* AddFrontLoop(Loop& loop, TimerWheel& wheel, metrics::ThreadMetrics& metrics);
+  // Starts every sect loop (and the front loops' edges, on their loops).
   void Start();
-  // Answers every held poll; from then on polls are answered at once.
+  // Answers every held poll, the rooms' and the edges'; from then on polls are answered at
+  // once.
   void Drain();
-  // Stops the loops (after Drain and once the store has no pending writes).
+  // Stops the loops (after Drain and once the store has no pending writes). The front loops
+  // must have stopped already: their edges let go of what they still hold.
   void Stop();
 
+  // On the caller's loop. The answer is delivered to the caller's client.
   void Join(const std::string& room_id, room::Caller caller, room::JoinArgs args);
   void Poll(const std::string& room_id, room::Caller caller, room::PollArgs args);
   void Send(const std::string& room_id, room::Caller caller, room::SendArgs args);
   void Leave(const std::string& room_id, room::Caller caller);
+  void History(const std::string& room_id, room::Caller caller, room::HistoryArgs args);
   // The client no longer waits for poll `serial` of room `room_id`.
   void CancelPoll(const std::string& room_id, room::ClientPtr client, uint64_t serial);
-  // From a front loop's edge (room/edge.h).
-  void EdgeReport(const std::string& room_id, room::EdgeReport report);
-  void EdgeUnsubscribe(const std::string& room_id, room::Edge* edge, uint64_t gen);
 
-  room::SharedRoomState& shared() { return shared_; }
+  // Sends waiting in the store (any thread).
+  int64_t pending_writes() const;
   // Every sect loop (for a shutdown barrier).
   std::vector<Loop*> loops() const;
-  const room::RoomSettings& settings() const { return *settings_; }
   // Name of the sect that owns the room (for stats and logs).
   std::string SectOf(const std::string& room_id) const;
 
  private:
-  struct Sect {
-    std::string name;
-    bool vip = false;
-    std::vector<std::unique_ptr<Loop>> loops;
-    std::vector<std::unique_ptr<room::RoomHost>> hosts;
-  };
+  struct Impl;
+  // Hands `request` to the room's home loop, after the caller's edge has reported the polls it
+  // took (a room hears of those before any later request from that loop).
+  void Dispatch(const std::string& room_id, room::Caller caller, room::Request request);
 
-  room::RoomHost& HostFor(const std::string& room_id) const;
-  // Runs `op` on the room's home loop with the room (loaded or being loaded; nullptr past
-  // rooms.max_rooms).
-  void Dispatch(const std::string& room_id, std::function<void(room::Room*)> op);
-
-  room::SharedRoomState shared_;
-  std::vector<Sect> sects_;
-  std::shared_ptr<const RoutingTable> routing_;
-  std::shared_ptr<const room::RoomSettings> settings_;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace chatroomd::sect

@@ -12,8 +12,9 @@
 // Threads: writes go through Submit() into a lock-free queue drained by one writer thread that
 // folds everything waiting into one WriteBatch (group commit) and calls the completion of each
 // request after the batch is durable. Reads run on a small pool of reader threads. No method
-// blocks its caller on I/O; every completion runs on a store thread and the caller posts back
-// to its own loop.
+// blocks its caller on I/O. Every call names the loop its completion runs on (posted there):
+// a room passes its home loop and continues right there; a null loop runs the completion on
+// the store's thread.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,11 @@
 #include <vector>
 
 #include "chatroomd/common/error.h"
+#include "chatroomd/common/loop.h"
+
+namespace chatroomd::config {
+class StoreConfig;
+}  // namespace chatroomd::config
 
 namespace chatroomd::store {
 
@@ -41,6 +47,9 @@ struct StoreOptions {
   // The clock used for retention (ms since the Unix epoch). Tests replace it.
   std::function<int64_t()> now_ms;
 };
+
+// The options the config's `store { ... }` section asks for.
+StoreOptions OptionsFromConfig(const config::StoreConfig& config);
 
 // One message as stored and as read back.
 struct MessageRecord {
@@ -63,8 +72,10 @@ struct WriteRequest {
   int64_t created_ms = 0;
   // Stored with its ts_ms as the retention time (the store's clock when ts_ms <= 0).
   std::optional<MessageRecord> message;
-  // Called on the writer thread once the batch holding this request is durable, or failed.
+  // Called once the batch holding this request is durable, or failed: posted to `done_loop`,
+  // or on the writer thread when it is null.
   std::function<void(Status)> done;
+  Loop* done_loop = nullptr;
 };
 
 // What a room needs to come back into memory after a restart.
@@ -105,6 +116,15 @@ struct StoreStats {
   std::vector<uint64_t> batch_size_buckets;
 };
 
+// `done` made to run on `loop` (posted there), or `done` itself when `loop` is null.
+template <typename T>
+std::function<void(T)> CompleteOn(Loop* loop, std::function<void(T)> done) {
+  if (!loop) return done;
+  return [loop, done = std::move(done)](T result) mutable {
+    loop->Post([done, result = std::move(result)]() mutable { done(std::move(result)); });
+  };
+}
+
 class Store {
  public:
   static constexpr uint64_t kLatencyBucketsUs[] = {100, 250, 500, 1000, 2500, 5000,
@@ -116,26 +136,30 @@ class Store {
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
   virtual ~Store() = default;
 
-  // Thread-safe, never blocks on I/O. The completion runs on the writer thread. Every call
-  // below made after Close() has begun completes at once, on the caller's thread, with
-  // kInternal "store: closed".
+  // Thread-safe, never blocks on I/O. Every call below made after Close() has begun
+  // completes at once with kInternal "store: closed" (on `done_loop`, or on the caller's
+  // thread when it is null).
   virtual void Submit(std::unique_ptr<WriteRequest> request) = 0;
 
-  // Reads run on a reader thread; `done` runs there too.
+  // Reads run on a reader thread; `done` is posted to `done_loop`, or runs on the reader
+  // thread when it is null.
   virtual void LoadRoom(std::string room, uint32_t window_size, uint32_t priority_size,
-                        std::function<void(Result<RoomSnapshot>)> done) = 0;
+                        Loop* done_loop, std::function<void(Result<RoomSnapshot>)> done) = 0;
   // Messages (normal and priority) with seq < before (nullopt: the head), newest `limit`,
   // returned ascending.
   virtual void History(std::string room, std::optional<uint64_t> before, uint32_t limit,
-                       std::function<void(Result<HistoryPage>)> done) = 0;
+                       Loop* done_loop, std::function<void(Result<HistoryPage>)> done) = 0;
   // Priority messages with seq > after, oldest first, at most `limit`.
-  virtual void PriorityAfter(std::string room, uint64_t after, uint32_t limit,
+  virtual void PriorityAfter(std::string room, uint64_t after, uint32_t limit, Loop* done_loop,
                              std::function<void(Result<std::vector<MessageRecord>>)> done) = 0;
   // The seq stored for (room, sender, client_msg_id) within the dedup window, if any.
   virtual void LookupDedup(std::string room, std::string sender, std::string client_msg_id,
+                           Loop* done_loop,
                            std::function<void(Result<std::optional<uint64_t>>)> done) = 0;
 
   virtual StoreStats Stats() const = 0;
+  // The store's metric families in Prometheus text format (for /metrics).
+  std::string RenderMetrics() const;
 
   // Finishes every submitted write, stops the threads, flushes and closes the DB.
   // Blocks; call once, from outside the store's threads.

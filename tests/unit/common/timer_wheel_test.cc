@@ -32,7 +32,7 @@ struct TestNode : TimerNode {
     fire = [](TimerNode* n) {
       auto* t = static_cast<TestNode*>(n);
       ++t->fires;
-      t->fired_at = TimerWheel::NowMs();
+      t->fired_at = TimerWheel::SteadyNowMs();
       if (t->order) t->order->push_back(t->id);
       if (t->on_fire) t->on_fire(*t);
     };
@@ -77,7 +77,7 @@ class TimerWheelTest : public ::testing::Test {
 TEST_F(TimerWheelTest, FiresNotBeforeDeadline) {
   TimerWheel wheel(context_, 10, 64);
   TestNode a;
-  int64_t start = TimerWheel::NowMs();
+  int64_t start = TimerWheel::SteadyNowMs();
   wheel.Schedule(a, start + 50);
   EXPECT_TRUE(a.scheduled());
   EXPECT_EQ(a.fires, 0);
@@ -90,7 +90,7 @@ TEST_F(TimerWheelTest, FiresNotBeforeDeadline) {
 TEST_F(TimerWheelTest, DeadlineInThePastFiresSoon) {
   TimerWheel wheel(context_, 10, 16);
   TestNode a;
-  int64_t start = TimerWheel::NowMs();
+  int64_t start = TimerWheel::SteadyNowMs();
   wheel.Schedule(a, start - 1000);
   // Never synchronously from Schedule.
   EXPECT_EQ(a.fires, 0);
@@ -104,7 +104,7 @@ TEST_F(TimerWheelTest, CancelPreventsFiring) {
   TestNode a, b;
   a.id = 1;
   b.id = 2;
-  int64_t start = TimerWheel::NowMs();
+  int64_t start = TimerWheel::SteadyNowMs();
   wheel.Schedule(a, start + 30);
   wheel.Schedule(b, start + 100);
   EXPECT_EQ(wheel.size(), 2u);
@@ -123,13 +123,13 @@ TEST_F(TimerWheelTest, CancelPreventsFiring) {
 TEST_F(TimerWheelTest, CancelEverythingLeavesAnIdleWheel) {
   TimerWheel wheel(context_, 10, 16);
   TestNode a;
-  wheel.Schedule(a, TimerWheel::NowMs() + 20);
+  wheel.Schedule(a, TimerWheel::SteadyNowMs() + 20);
   wheel.Cancel(a);
   EXPECT_EQ(wheel.size(), 0u);
   RunFor(milliseconds(80));
   EXPECT_EQ(a.fires, 0);
   // Still usable afterwards.
-  wheel.Schedule(a, TimerWheel::NowMs() + 20);
+  wheel.Schedule(a, TimerWheel::SteadyNowMs() + 20);
   ASSERT_TRUE(RunUntil([&] { return a.fires > 0; }));
   ExpectOnTime(a);
 }
@@ -137,7 +137,7 @@ TEST_F(TimerWheelTest, CancelEverythingLeavesAnIdleWheel) {
 TEST_F(TimerWheelTest, RescheduleEarlier) {
   TimerWheel wheel(context_, 10, 16);
   TestNode a;
-  int64_t start = TimerWheel::NowMs();
+  int64_t start = TimerWheel::SteadyNowMs();
   wheel.Schedule(a, start + 3000);
   wheel.Schedule(a, start + 50);
   EXPECT_EQ(wheel.size(), 1u);
@@ -151,7 +151,7 @@ TEST_F(TimerWheelTest, RescheduleEarlier) {
 TEST_F(TimerWheelTest, RescheduleLater) {
   TimerWheel wheel(context_, 10, 16);
   TestNode a;
-  int64_t start = TimerWheel::NowMs();
+  int64_t start = TimerWheel::SteadyNowMs();
   wheel.Schedule(a, start + 20);
   wheel.Schedule(a, start + 300);  // beyond the 160 ms span, too
   EXPECT_EQ(wheel.size(), 1u);
@@ -163,7 +163,7 @@ TEST_F(TimerWheelTest, RescheduleLater) {
 TEST_F(TimerWheelTest, RescheduleWhileTheLoopRuns) {
   TimerWheel wheel(context_, 10, 16);
   TestNode a, mover;
-  int64_t start = TimerWheel::NowMs();
+  int64_t start = TimerWheel::SteadyNowMs();
   wheel.Schedule(a, start + 40);
   // Half-way, `mover` pushes `a` 200 ms further out.
   mover.on_fire = [&](TestNode&) { wheel.Schedule(a, start + 240); };
@@ -178,7 +178,7 @@ TEST_F(TimerWheelTest, FiresInDeadlineOrder) {
   TimerWheel wheel(context_, 10, 256);
   std::vector<int> order;
   std::vector<std::unique_ptr<TestNode>> nodes;
-  int64_t start = TimerWheel::NowMs();
+  int64_t start = TimerWheel::SteadyNowMs();
   // Scheduled out of order; deadlines 30 ms apart, several ticks.
   for (int id : {4, 1, 6, 3, 0, 5, 2, 7}) {
     auto n = std::make_unique<TestNode>();
@@ -198,7 +198,7 @@ TEST_F(TimerWheelTest, DeadlinesBeyondTheSpan) {
   TimerWheel wheel(context_, 10, 16);
   std::vector<int> order;
   std::vector<std::unique_ptr<TestNode>> nodes;
-  int64_t start = TimerWheel::NowMs();
+  int64_t start = TimerWheel::SteadyNowMs();
   const std::vector<int64_t> offsets = {1000, 170, 550, 330};
   for (size_t i = 0; i < offsets.size(); ++i) {
     auto n = std::make_unique<TestNode>();
@@ -218,14 +218,14 @@ TEST_F(TimerWheelTest, ScheduleFromInsideAFireCallback) {
   TestNode periodic, other;
   // `periodic` reschedules itself twice, and on its first firing starts `other`.
   periodic.on_fire = [&](TestNode& self) {
-    if (self.fires == 1) wheel.Schedule(other, TimerWheel::NowMs() + 50);
+    if (self.fires == 1) wheel.Schedule(other, TimerWheel::SteadyNowMs() + 50);
     if (self.fires < 3) {
       EXPECT_FALSE(self.scheduled());
-      wheel.Schedule(self, TimerWheel::NowMs() + 30);
+      wheel.Schedule(self, TimerWheel::SteadyNowMs() + 30);
       EXPECT_TRUE(self.scheduled());
     }
   };
-  wheel.Schedule(periodic, TimerWheel::NowMs() + 20);
+  wheel.Schedule(periodic, TimerWheel::SteadyNowMs() + 20);
   ASSERT_TRUE(RunUntil([&] { return periodic.fires == 3 && other.fires == 1; }));
   EXPECT_GE(other.fired_at, other.deadline_ms);
   EXPECT_GE(periodic.fired_at, periodic.deadline_ms);
@@ -239,8 +239,8 @@ TEST_F(TimerWheelTest, ScheduleDueNodeFromInsideAFireCallback) {
   TimerWheel wheel(context_, 10, 16);
   TestNode a, b;
   // A deadline already due when scheduled from a callback still fires, once.
-  a.on_fire = [&](TestNode&) { wheel.Schedule(b, TimerWheel::NowMs() - 5); };
-  wheel.Schedule(a, TimerWheel::NowMs() + 20);
+  a.on_fire = [&](TestNode&) { wheel.Schedule(b, TimerWheel::SteadyNowMs() - 5); };
+  wheel.Schedule(a, TimerWheel::SteadyNowMs() + 20);
   ASSERT_TRUE(RunUntil([&] { return b.fires > 0; }));
   ExpectOnTime(a);
   ExpectOnTime(b);
@@ -249,7 +249,7 @@ TEST_F(TimerWheelTest, ScheduleDueNodeFromInsideAFireCallback) {
 TEST_F(TimerWheelTest, CancelFromInsideAFireCallback) {
   TimerWheel wheel(context_, 10, 16);
   TestNode a, b, c;
-  int64_t start = TimerWheel::NowMs();
+  int64_t start = TimerWheel::SteadyNowMs();
   // `b` and `c` may well share a tick with `a`; cancelling them from `a` stops them.
   a.on_fire = [&](TestNode&) {
     wheel.Cancel(b);
@@ -268,7 +268,7 @@ TEST_F(TimerWheelTest, SizeTracksScheduledNodes) {
   TimerWheel wheel(context_, 10, 16);
   TestNode a, b, c;
   EXPECT_EQ(wheel.size(), 0u);
-  int64_t start = TimerWheel::NowMs();
+  int64_t start = TimerWheel::SteadyNowMs();
   wheel.Schedule(a, start + 20);
   wheel.Schedule(b, start + 40);
   wheel.Schedule(c, start + 400);
@@ -290,7 +290,7 @@ TEST_F(TimerWheelTest, ManyNodesRandomDeadlines) {
   TimerWheel wheel(context_, 5, 32);  // span 160 ms, deadlines up to 400 ms
   std::mt19937 rng(1);
   std::vector<std::unique_ptr<TestNode>> nodes;
-  int64_t start = TimerWheel::NowMs();
+  int64_t start = TimerWheel::SteadyNowMs();
   int fired = 0;
   for (int i = 0; i < 1000; ++i) {
     auto n = std::make_unique<TestNode>();
@@ -326,7 +326,7 @@ TEST_F(TimerWheelTest, ManyNodesRandomDeadlines) {
 TEST_F(TimerWheelTest, LoopStallLongerThanTheSpan) {
   TimerWheel wheel(context_, 10, 16);
   TestNode due1, due2, later;
-  int64_t start = TimerWheel::NowMs();
+  int64_t start = TimerWheel::SteadyNowMs();
   wheel.Schedule(due1, start + 20);
   wheel.Schedule(due2, start + 120);
   wheel.Schedule(later, start + 600);
@@ -344,10 +344,10 @@ TEST_F(TimerWheelTest, LoopStallLongerThanTheSpan) {
 TEST_F(TimerWheelTest, IdleWheelCatchesUp) {
   TimerWheel wheel(context_, 10, 16);
   TestNode a;
-  wheel.Schedule(a, TimerWheel::NowMs() + 10);
+  wheel.Schedule(a, TimerWheel::SteadyNowMs() + 10);
   ASSERT_TRUE(RunUntil([&] { return a.fires > 0; }));
   RunFor(milliseconds(400));  // idle: nothing scheduled
-  wheel.Schedule(a, TimerWheel::NowMs() + 100);
+  wheel.Schedule(a, TimerWheel::SteadyNowMs() + 100);
   ASSERT_TRUE(RunUntil([&] { return a.fires > 1; }));
   EXPECT_EQ(a.fires, 2);
   EXPECT_GE(a.fired_at, a.deadline_ms);
@@ -358,7 +358,7 @@ TEST_F(TimerWheelTest, DestroyingTheWheelWithScheduledNodes) {
   TestNode a;
   {
     TimerWheel wheel(context_, 10, 16);
-    wheel.Schedule(a, TimerWheel::NowMs() + 10000);
+    wheel.Schedule(a, TimerWheel::SteadyNowMs() + 10000);
   }
   EXPECT_FALSE(a.scheduled());
   // The aborted wait completes harmlessly.

@@ -38,8 +38,11 @@ class GatedStore : public store::Store {
   explicit GatedStore(store::Store& real) : real_(real) {}
 
   void Submit(std::unique_ptr<store::WriteRequest> request) override {
+    // Kept back completions are run by the test on the room's loop; the others go there.
+    Loop* loop = request->done_loop;
+    request->done_loop = nullptr;
     auto done = std::move(request->done);
-    request->done = [this, done = std::move(done)](Status s) mutable {
+    request->done = [this, loop, done = std::move(done)](Status s) mutable {
       std::unique_lock lock(mu_);
       if (gated_) {
         held_.emplace_back(std::move(done), std::move(s));
@@ -47,37 +50,39 @@ class GatedStore : public store::Store {
         return;
       }
       lock.unlock();
-      if (done) done(std::move(s));
+      if (done) store::CompleteOn(loop, std::move(done))(std::move(s));
     };
     real_.Submit(std::move(request));
   }
-  void LoadRoom(std::string room, uint32_t window_size, uint32_t priority_size,
+  void LoadRoom(std::string room, uint32_t window_size, uint32_t priority_size, Loop* done_loop,
                 std::function<void(Result<store::RoomSnapshot>)> done) override {
-    real_.LoadRoom(std::move(room), window_size, priority_size, std::move(done));
+    real_.LoadRoom(std::move(room), window_size, priority_size, done_loop, std::move(done));
   }
-  void History(std::string room, std::optional<uint64_t> before, uint32_t limit,
+  void History(std::string room, std::optional<uint64_t> before, uint32_t limit, Loop* done_loop,
                std::function<void(Result<store::HistoryPage>)> done) override {
-    real_.History(std::move(room), before, limit, std::move(done));
+    real_.History(std::move(room), before, limit, done_loop, std::move(done));
   }
   void PriorityAfter(
-      std::string room, uint64_t after, uint32_t limit,
+      std::string room, uint64_t after, uint32_t limit, Loop* done_loop,
       std::function<void(Result<std::vector<store::MessageRecord>>)> done) override {
+    auto on_loop = store::CompleteOn(done_loop, std::move(done));
     real_.PriorityAfter(
-        std::move(room), after, limit,
-        [this, done = std::move(done)](Result<std::vector<store::MessageRecord>> r) mutable {
+        std::move(room), after, limit, nullptr,
+        [this, on_loop](Result<std::vector<store::MessageRecord>> r) mutable {
           std::unique_lock lock(mu_);
           if (reads_gated_) {
-            reads_.push_back([done, r]() mutable { done(std::move(r)); });
+            reads_.push_back([on_loop, r]() mutable { on_loop(std::move(r)); });
             cv_.notify_all();
             return;
           }
           lock.unlock();
-          done(std::move(r));
+          on_loop(std::move(r));
         });
   }
   void LookupDedup(std::string room, std::string sender, std::string client_msg_id,
+                   Loop* done_loop,
                    std::function<void(Result<std::optional<uint64_t>>)> done) override {
-    real_.LookupDedup(std::move(room), std::move(sender), std::move(client_msg_id),
+    real_.LookupDedup(std::move(room), std::move(sender), std::move(client_msg_id), done_loop,
                       std::move(done));
   }
   store::StoreStats Stats() const override { return real_.Stats(); }
@@ -228,7 +233,7 @@ class EdgeRoomTest : public ::testing::Test {
     settings_.idle_unload_ms = 1000;
     loop_ = std::make_unique<Loop>("room-test", 0);
     host_ = std::make_unique<RoomHost>(*loop_, *store_, std::make_shared<RoomSettings>(settings_),
-                                       shared_, registry_.NewSlot());
+                                       shared_, registry_.NewSlot(), clock_.AsClock());
     front_loop_ = std::make_unique<Loop>("front", 1);
     edge_ = std::make_unique<FakeEdge>(*front_loop_);
     loop_->Start();
@@ -388,6 +393,7 @@ class EdgeRoomTest : public ::testing::Test {
   std::optional<fakes::TestStore> real_store_;
   std::unique_ptr<GatedStore> store_;
   RoomSettings settings_;
+  fakes::ManualClock clock_;
   SharedRoomState shared_;
   metrics::Registry registry_;
   std::unique_ptr<Loop> loop_;
@@ -696,7 +702,7 @@ TEST_F(EdgeRoomTest, ReportsMarkPolledUsersOnlineAndStillHeldNeverResurrects) {
   // still_held keeps a user online past the TTL measured from the poll.
   Report(gen, head, 2, {"erin"});
   EXPECT_EQ(Online(), 3);
-  std::this_thread::sleep_for(300ms);
+  clock_.Advance(300);
   int64_t after = Eval<int64_t>([&](Room& r) {
     EdgeReport report;
     report.edge = edge_.get();
@@ -704,7 +710,7 @@ TEST_F(EdgeRoomTest, ReportsMarkPolledUsersOnlineAndStillHeldNeverResurrects) {
     report.head = head;
     report.held = 2;
     report.still_held = {"erin"};
-    int64_t now = TimerWheel::NowMs();
+    int64_t now = clock_.Now();
     r.OnEdgeReport(std::move(report));
     // Past the TTL of everyone seen 300 ms ago or earlier, not of a user re-told now.
     r.Sweep(now + settings_.online_ttl_ms - 100, 1'000'000);
@@ -865,7 +871,7 @@ TEST_F(EdgeRoomTest, NotUnloadedWhileAnEdgeIsSubscribed) {
   ASSERT_EQ(HeldCount(), 0u);
 
   auto sweep = [&] {
-    return Eval<bool>([](Room& r) { return r.Sweep(TimerWheel::NowMs() + 10'000'000, 1000); });
+    return Eval<bool>([&](Room& r) { return r.Sweep(clock_.Now() + 10'000'000, 1000); });
   };
   EXPECT_FALSE(sweep()) << "unloadable while an edge is subscribed";
   EXPECT_EQ(Online(), 0);

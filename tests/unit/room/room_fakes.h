@@ -7,6 +7,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -16,6 +17,7 @@
 #include <string>
 #include <utility>
 
+#include "chatroomd/common/timer_wheel.h"
 #include "chatroomd/room/client.h"
 #include "chatroomd/store/store.h"
 
@@ -46,6 +48,21 @@ struct TestStore {
 
   std::filesystem::path dir;
   std::unique_ptr<store::Store> store;
+};
+
+// A clock the test moves by hand, for a RoomHost (TimerWheel::Clock): timeouts, the online TTL
+// and idle unloading happen when the test says, not after real waits. Starts at the real
+// steady clock, so that tests that never move it behave as before.
+class ManualClock {
+ public:
+  int64_t Now() const { return now_ms_.load(); }
+  void Advance(int64_t ms) { now_ms_.fetch_add(ms); }
+  TimerWheel::Clock AsClock() {
+    return [this] { return Now(); };
+  }
+
+ private:
+  std::atomic<int64_t> now_ms_{TimerWheel::SteadyNowMs()};
 };
 
 // Collects the answers a room posts back, on the client loop; `edge` is its loop's edge.

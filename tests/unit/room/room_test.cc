@@ -38,7 +38,7 @@ class RoomTest : public ::testing::Test {
     loop_ = std::make_unique<Loop>("room-test", 0);
     host_ = std::make_unique<RoomHost>(*loop_, *store_->store,
                                        std::make_shared<RoomSettings>(settings_), shared_,
-                                       registry_.NewSlot());
+                                       registry_.NewSlot(), clock_.AsClock());
     client_loop_ = std::make_unique<Loop>("client", 1);
     loop_->Start();
     client_loop_->Start();
@@ -87,6 +87,7 @@ class RoomTest : public ::testing::Test {
 
   std::optional<fakes::TestStore> store_;
   RoomSettings settings_;
+  fakes::ManualClock clock_;
   SharedRoomState shared_;
   metrics::Registry registry_;
   std::unique_ptr<Loop> loop_;
@@ -184,8 +185,15 @@ TEST_F(RoomTest, HeldPollTimesOutWithItsCursor) {
   auto c = NewClient();
   auto joined = Json(Join(c, "p"));
   PollArgs args;
-  args.timeout_ms = 50;
-  On("r", [caller = As(c, "p"), args](Room& r) { r.Poll(caller, args); });
+  args.timeout_ms = 50'000;
+  std::promise<size_t> held;
+  On("r", [caller = As(c, "p"), args, &held](Room& r) {
+    r.Poll(caller, args);
+    held.set_value(r.held_count());
+  });
+  ASSERT_EQ(held.get_future().get(), 1u);
+  EXPECT_TRUE(c->Idle(30ms)) << "answered before its timeout";
+  clock_.Advance(50'010);  // past the deadline's tick, on the room's clock: no real wait
   WirePtr w = c->Next(2s);
   ASSERT_TRUE(w);
   auto j = Json(w);
@@ -201,7 +209,7 @@ TEST_F(RoomTest, OnlineExpiresAfterTtlUnlessPolling) {
   std::promise<int64_t> before, after;
   On("r", [&](Room& r) {
     before.set_value(r.online());
-    r.Sweep(TimerWheel::NowMs() + 10'000, 1'000'000);
+    r.Sweep(clock_.Now() + 10'000, 1'000'000);
     after.set_value(r.online());
   });
   EXPECT_EQ(before.get_future().get(), 2);

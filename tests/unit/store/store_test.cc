@@ -143,27 +143,27 @@ class StoreTest : public ::testing::Test {
 
   RoomSnapshot Load(const std::string& room, uint32_t window, uint32_t priority) {
     auto r = Await<Result<RoomSnapshot>>(
-        [&](auto done) { store_->LoadRoom(room, window, priority, std::move(done)); });
+        [&](auto done) { store_->LoadRoom(room, window, priority, nullptr, std::move(done)); });
     EXPECT_TRUE(r.ok()) << r.error().message;
     return r.ok() ? std::move(r).value() : RoomSnapshot{};
   }
   HistoryPage History(const std::string& room, std::optional<uint64_t> before, uint32_t limit) {
     auto r = Await<Result<HistoryPage>>(
-        [&](auto done) { store_->History(room, before, limit, std::move(done)); });
+        [&](auto done) { store_->History(room, before, limit, nullptr, std::move(done)); });
     EXPECT_TRUE(r.ok()) << r.error().message;
     return r.ok() ? std::move(r).value() : HistoryPage{};
   }
   std::vector<MessageRecord> PriorityAfter(const std::string& room, uint64_t after,
                                            uint32_t limit) {
     auto r = Await<Result<std::vector<MessageRecord>>>(
-        [&](auto done) { store_->PriorityAfter(room, after, limit, std::move(done)); });
+        [&](auto done) { store_->PriorityAfter(room, after, limit, nullptr, std::move(done)); });
     EXPECT_TRUE(r.ok()) << r.error().message;
     return r.ok() ? std::move(r).value() : std::vector<MessageRecord>{};
   }
   std::optional<uint64_t> Dedup(const std::string& room, const std::string& sender,
                                 const std::string& id) {
     auto r = Await<Result<std::optional<uint64_t>>>(
-        [&](auto done) { store_->LookupDedup(room, sender, id, std::move(done)); });
+        [&](auto done) { store_->LookupDedup(room, sender, id, nullptr, std::move(done)); });
     EXPECT_TRUE(r.ok()) << r.error().message;
     return r.ok() ? r.value() : std::nullopt;
   }
@@ -529,10 +529,10 @@ TEST_F(StoreTest, CloseCompletesPendingWritesAndRejectsLaterCalls) {
   EXPECT_EQ(store_->Stats().pending, 0u);
 
   auto load =
-      Await<Result<RoomSnapshot>>([&](auto done) { store_->LoadRoom("r", 1, 1, std::move(done)); });
+      Await<Result<RoomSnapshot>>([&](auto done) { store_->LoadRoom("r", 1, 1, nullptr, std::move(done)); });
   EXPECT_FALSE(load.ok());
   auto dedup = Await<Result<std::optional<uint64_t>>>(
-      [&](auto done) { store_->LookupDedup("r", "a", "b", std::move(done)); });
+      [&](auto done) { store_->LookupDedup("r", "a", "b", nullptr, std::move(done)); });
   EXPECT_FALSE(dedup.ok());
   store_->Close();  // idempotent
 

@@ -1,0 +1,53 @@
+#include "room/answers.h"
+
+#include <string>
+
+#include "chatroomd/room/message.h"
+#include "proto/chatroomd/api.pb.h"
+
+namespace chatroomd::room {
+
+WirePtr SendAnswer(uint64_t seq, bool duplicate, BodyFormat format) {
+  if (format == BodyFormat::kProtobuf) {
+    api::SendResponse r;
+    r.set_seq(seq);
+    r.set_duplicate(duplicate);
+    return MakeWire(200, "application/x-protobuf", r.SerializeAsString());
+  }
+  std::string body = "{\"seq\":\"" + std::to_string(seq) + "\",\"duplicate\":";
+  body += duplicate ? "true}" : "false}";
+  return MakeWire(200, "application/json", std::move(body));
+}
+
+WirePtr EmptyPollAnswer(std::string_view room, Cursor cursor, int64_t online, BodyFormat format) {
+  std::vector<const EncodedMessage*> none;
+  ResponseFields f;
+  f.room = room;
+  f.cursor = EncodeCursor(room, cursor);
+  f.messages = &none;
+  f.online = online;
+  return BuildMessagesResponse(f, format);
+}
+
+WirePtr ReadAnswer(const RoomLog& log, std::string_view room, Cursor cursor, uint32_t limit,
+                   BodyFormat format, int64_t online) {
+  ReadResult r = log.Read(cursor, limit);
+  ResponseFields f;
+  f.room = room;
+  f.cursor = EncodeCursor(room, r.next);
+  f.messages = &r.messages;
+  f.gap = r.gap;
+  f.online = online;
+  return BuildMessagesResponse(f, format);
+}
+
+WirePtr AnswerCache::Get(Cursor cursor, uint32_t limit, BodyFormat format) {
+  for (const auto& e : entries_) {
+    if (e.cursor == cursor && e.limit == limit && e.format == format) return e.response;
+  }
+  WirePtr response = ReadAnswer(log_, room_, cursor, limit, format, online_);
+  if (entries_.size() < kMaxEntries) entries_.push_back({cursor, limit, format, response});
+  return response;
+}
+
+}  // namespace chatroomd::room

@@ -1,0 +1,189 @@
+// A room's polls: answered at once when something is unread, held otherwise, woken together
+// when the room grows (one response per cursor, limit and format), timed out on the loop's
+// timer wheel.
+#include <algorithm>
+#include <cassert>
+
+#include "chatroomd/room/room.h"
+#include "chatroomd/room/room_host.h"
+#include "room/answers.h"
+#include "room/edge_subscriptions.h"
+#include "room/room_errors.h"
+
+namespace chatroomd::room {
+
+void Room::DoPoll(Caller caller, const PollArgs& args) {
+  presence::OnlineEntry& user = online_.Touch(caller.user, NowMs());
+  RefreshEdges();
+  Cursor cursor = args.cursor.value_or(Cursor{log_.head(), log_.head()});
+  if (!log_.Valid(cursor)) {
+    return ReplyError(caller, MakeError(ErrorCode::kBadCursor, "cursor is ahead of the room"));
+  }
+  if (cursor.priority < log_.evicted_priority_seq()) {
+    return PollFromStore(std::move(caller), cursor, args.limit);
+  }
+  if (log_.HasUnread(cursor) || args.timeout_ms == 0 ||
+      host_.shared().draining.load(std::memory_order_relaxed)) {
+    return Reply(caller, ReadAnswer(log_, id_, cursor, args.limit, caller.format, online()));
+  }
+  if (!TakeHeldSlot(host_.shared(), host_.settings(), HeldEverywhere())) {
+    return ReplyError(caller, HeldPollsFull());
+  }
+  Hold(std::move(caller), cursor, args.limit, args.timeout_ms, user);
+}
+
+void Room::PollFromStore(Caller caller, Cursor cursor, uint32_t limit) {
+  ++pending_io_;
+  // Every message visible now is durable, so the read covers the priority stream up to here
+  // at least; one that becomes visible while it runs may be missing from it.
+  const uint64_t covered = log_.head();
+  host_.store().PriorityAfter(
+      id_, cursor.priority, limit, &host_.loop(),
+      [this, caller = std::move(caller), cursor, limit,
+       covered](Result<std::vector<store::MessageRecord>> records) mutable {
+        OnPriorityRead(caller, cursor, limit, covered, std::move(records));
+      });
+}
+
+void Room::OnPriorityRead(const Caller& caller, Cursor cursor, uint32_t limit, uint64_t covered,
+                          Result<std::vector<store::MessageRecord>> records) {
+  AssertOnHomeLoop();
+  --pending_io_;
+  if (!records.ok()) return ReplyError(caller, StoreFailed());
+  // Priority from the store (it holds every unread one, in order), then the normal part from
+  // the window, as a live read would.
+  std::vector<MessagePtr> owned;
+  ReadResult r;
+  r.next = cursor;
+  for (const auto& rec : records.value()) {
+    if (rec.seq > log_.head()) break;  // durable but not yet visible here
+    owned.push_back(EncodeMessage(rec, 0));
+    r.messages.push_back(owned.back().get());
+  }
+  size_t taken = r.messages.size();
+  // All unread priority up to `covered` was read, and what was taken is contiguous from the
+  // cursor; past both, a message may have landed during the read.
+  uint64_t last = taken ? r.messages.back()->seq : cursor.priority;
+  r.next.priority = taken < limit ? std::max(covered, last) : last;
+  log_.ReadNormal(cursor, limit - taken, r);
+  ResponseFields f;
+  f.room = id_;
+  f.cursor = EncodeCursor(id_, r.next);
+  f.messages = &r.messages;
+  f.gap = r.gap;
+  f.online = online();
+  Reply(caller, BuildMessagesResponse(f, caller.format));
+}
+
+void Room::Hold(Caller caller, Cursor cursor, uint32_t limit, uint32_t timeout_ms,
+                presence::OnlineEntry& user) {
+  if (Edge* edge = caller.client->edge()) {
+    Cursor head{log_.head(), log_.head()};
+    edges_->Subscribe(id_, *edge, {limit, caller.format}, {0, head, online(), Full()},
+                      host_.settings().edge_max_groups);
+  }
+  HeldPoll& h = caller.client->held;
+  assert(!h.room_hook.is_linked());
+  h.room = this;
+  h.user = &user;
+  h.serial = caller.serial;
+  h.cursor = cursor;
+  h.limit = limit;
+  h.format = caller.format;
+  h.fire = &Room::OnHeldTimeout;
+  h.keepalive = std::move(caller.client);
+  online_.Hold(user);
+  held_.push_back(h);
+  ++held_count_;  // the process-wide slot was taken by DoPoll
+  host_.metrics().held_polls.fetch_add(1, std::memory_order_relaxed);
+  host_.wheel().Schedule(h, NowMs() + timeout_ms);
+}
+
+void Room::Unhold(HeldPoll& h) {
+  held_.erase(held_.iterator_to(h));
+  host_.wheel().Cancel(h);
+  --held_count_;
+  ReleaseHeldSlot(host_.shared());
+  host_.metrics().held_polls.fetch_sub(1, std::memory_order_relaxed);
+  presence::OnlineEntry* user = h.user;
+  h.user = nullptr;
+  h.room = nullptr;
+  online_.Release(*user, NowMs());
+}
+
+WirePtr Room::TimeoutResponse(const HeldPoll& h) const {
+  return EmptyPollAnswer(id_, h.cursor, online(), h.format);
+}
+
+void Room::OnHeldTimeout(TimerNode* node) {
+  // The wheel has already unlinked the node; Unhold's cancel is then a no-op.
+  auto& h = static_cast<HeldPoll&>(*node);
+  Room* room = h.room;
+  WirePtr response = room->TimeoutResponse(h);
+  ClientPtr client = std::move(h.keepalive);
+  uint64_t serial = h.serial;
+  room->Unhold(h);
+  PostDeliver(std::move(client), serial, std::move(response));
+}
+
+void Room::CancelPoll(Client& client, uint64_t serial) {
+  AssertOnHomeLoop();
+  HeldPoll& h = client.held;
+  if (!h.room_hook.is_linked() || h.serial != serial || h.room != this) return;
+  ClientPtr keep = std::move(h.keepalive);
+  Unhold(h);
+}
+
+void Room::ReleaseAllHeld() {
+  AssertOnHomeLoop();
+  DeliveryBatch batch;
+  while (!held_.empty()) {
+    HeldPoll& h = held_.front();
+    WirePtr response = TimeoutResponse(h);
+    ClientPtr client = std::move(h.keepalive);
+    uint64_t serial = h.serial;
+    Unhold(h);
+    batch.Add(std::move(client), serial, std::move(response));
+  }
+  batch.Flush();
+}
+
+void Room::ScheduleWake() {
+  if (wake_scheduled_) return;
+  wake_scheduled_ = true;
+  // Deferred so that completions of one store batch, posted back to back, wake once.
+  host_.loop().Post([this] {
+    wake_scheduled_ = false;
+    WakeHeld();
+  });
+}
+
+void Room::WakeHeld() {
+  AssertOnHomeLoop();
+  // Waiters with the same cursor, limit and format get the very same bytes: encode once.
+  AnswerCache cache(log_, id_, online());
+  DeliveryBatch batch;
+  for (auto it = held_.begin(); it != held_.end();) {
+    HeldPoll& h = *it++;
+    if (!log_.HasUnread(h.cursor)) continue;
+    if (h.cursor.priority < log_.evicted_priority_seq()) {
+      // More priority messages arrived than the list holds since this poll began: the
+      // oldest unread ones are only in the store now.
+      Caller caller{std::move(h.keepalive), h.serial, *h.user->user, false, h.format};
+      Cursor cursor = h.cursor;
+      uint32_t limit = h.limit;
+      Unhold(h);
+      PollFromStore(std::move(caller), cursor, limit);
+      continue;
+    }
+    WirePtr response = cache.Get(h.cursor, h.limit, h.format);
+    ClientPtr client = std::move(h.keepalive);
+    uint64_t serial = h.serial;
+    Unhold(h);
+    batch.Add(std::move(client), serial, std::move(response));
+  }
+  batch.Flush();
+  NotifyEdges(cache);
+}
+
+}  // namespace chatroomd::room
