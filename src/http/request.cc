@@ -1,4 +1,4 @@
-#include "request.h"
+#include "http/request.h"
 
 #include <boost/beast/http/field.hpp>
 

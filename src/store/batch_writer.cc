@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "proto/chatroomd/store.pb.h"
 #include "store/codec.h"
@@ -150,8 +153,24 @@ void BatchWriter::Commit(Batch* batch) {
   pending_.fetch_sub(batch->size(), std::memory_order_relaxed);
 
   const Status status = s.ok() ? OkStatus() : Status(StoreError("write", s));
+  // Each completion goes to the loop its request names: one post per loop for the whole
+  // batch (a room's sends of one group commit all complete in one turn of its loop).
+  std::vector<std::pair<Loop*, std::vector<std::function<void(Status)>>>> by_loop;
   for (auto& request : *batch) {
-    if (request->done) request->done(status);
+    if (!request->done) continue;
+    if (!request->done_loop) {
+      request->done(status);
+      continue;
+    }
+    auto group = std::find_if(by_loop.begin(), by_loop.end(),
+                              [&](const auto& g) { return g.first == request->done_loop; });
+    if (group == by_loop.end()) group = by_loop.insert(by_loop.end(), {request->done_loop, {}});
+    group->second.push_back(std::move(request->done));
+  }
+  for (auto& [loop, dones] : by_loop) {
+    loop->Post([dones = std::move(dones), status]() {
+      for (const auto& done : dones) done(status);
+    });
   }
   batch->clear();
 }

@@ -182,12 +182,8 @@ void RocksStore::Leave() { callers_.fetch_sub(1, std::memory_order_release); }
 
 void RocksStore::Submit(std::unique_ptr<WriteRequest> request) {
   if (!request) return;
-  if (request->done && request->done_loop) {
-    request->done = CompleteOn(request->done_loop, std::move(request->done));
-    request->done_loop = nullptr;
-  }
   if (!Enter()) {
-    if (request->done) request->done(ClosedError());
+    if (request->done) Complete<Status>(request->done_loop, std::move(request->done), ClosedError());
     return;
   }
   writer_->Push(std::move(request));
@@ -196,46 +192,47 @@ void RocksStore::Submit(std::unique_ptr<WriteRequest> request) {
 
 void RocksStore::LoadRoom(std::string room, uint32_t window_size, uint32_t priority_size,
                           Loop* done_loop, std::function<void(Result<RoomSnapshot>)> done) {
-  done = CompleteOn(done_loop, std::move(done));
-  if (!Enter()) return done(ClosedError());
+  using R = Result<RoomSnapshot>;
+  if (!Enter()) return Complete<R>(done_loop, std::move(done), ClosedError());
   boost::asio::post(*readers_, [this, room = std::move(room), window_size, priority_size,
-                                done = std::move(done)] {
-    done(reader_->LoadRoom(room, window_size, priority_size));
+                                done_loop, done = std::move(done)] {
+    Complete<R>(done_loop, done, reader_->LoadRoom(room, window_size, priority_size));
   });
   Leave();
 }
 
 void RocksStore::History(std::string room, std::optional<uint64_t> before, uint32_t limit,
                          Loop* done_loop, std::function<void(Result<HistoryPage>)> done) {
-  done = CompleteOn(done_loop, std::move(done));
-  if (!Enter()) return done(ClosedError());
-  boost::asio::post(*readers_,
-                    [this, room = std::move(room), before, limit, done = std::move(done)] {
-                      done(reader_->History(room, before, limit));
-                    });
+  using R = Result<HistoryPage>;
+  if (!Enter()) return Complete<R>(done_loop, std::move(done), ClosedError());
+  boost::asio::post(*readers_, [this, room = std::move(room), before, limit, done_loop,
+                                done = std::move(done)] {
+    Complete<R>(done_loop, done, reader_->History(room, before, limit));
+  });
   Leave();
 }
 
 void RocksStore::PriorityAfter(std::string room, uint64_t after, uint32_t limit,
                                Loop* done_loop,
                                std::function<void(Result<std::vector<MessageRecord>>)> done) {
-  done = CompleteOn(done_loop, std::move(done));
-  if (!Enter()) return done(ClosedError());
-  boost::asio::post(*readers_,
-                    [this, room = std::move(room), after, limit, done = std::move(done)] {
-                      done(reader_->PriorityAfter(room, after, limit));
-                    });
+  using R = Result<std::vector<MessageRecord>>;
+  if (!Enter()) return Complete<R>(done_loop, std::move(done), ClosedError());
+  boost::asio::post(*readers_, [this, room = std::move(room), after, limit, done_loop,
+                                done = std::move(done)] {
+    Complete<R>(done_loop, done, reader_->PriorityAfter(room, after, limit));
+  });
   Leave();
 }
 
 void RocksStore::LookupDedup(std::string room, std::string sender, std::string client_msg_id,
                              Loop* done_loop,
                              std::function<void(Result<std::optional<uint64_t>>)> done) {
-  done = CompleteOn(done_loop, std::move(done));
-  if (!Enter()) return done(ClosedError());
+  using R = Result<std::optional<uint64_t>>;
+  if (!Enter()) return Complete<R>(done_loop, std::move(done), ClosedError());
   boost::asio::post(*readers_, [this, room = std::move(room), sender = std::move(sender),
-                                client_msg_id = std::move(client_msg_id), done = std::move(done)] {
-    done(reader_->LookupDedup(room, sender, client_msg_id));
+                                client_msg_id = std::move(client_msg_id), done_loop,
+                                done = std::move(done)] {
+    Complete<R>(done_loop, done, reader_->LookupDedup(room, sender, client_msg_id));
   });
   Leave();
 }

@@ -116,12 +116,21 @@ struct StoreStats {
   std::vector<uint64_t> batch_size_buckets;
 };
 
+// Runs `done(result)` on `loop` (posted there), or right here when `loop` is null.
+template <typename T>
+void Complete(Loop* loop, std::function<void(T)> done, T result) {
+  if (!loop) return done(std::move(result));
+  loop->Post([done = std::move(done), result = std::move(result)]() mutable {
+    done(std::move(result));
+  });
+}
+
 // `done` made to run on `loop` (posted there), or `done` itself when `loop` is null.
 template <typename T>
 std::function<void(T)> CompleteOn(Loop* loop, std::function<void(T)> done) {
   if (!loop) return done;
   return [loop, done = std::move(done)](T result) mutable {
-    loop->Post([done, result = std::move(result)]() mutable { done(std::move(result)); });
+    Complete(loop, done, std::move(result));
   };
 }
 
