@@ -23,9 +23,7 @@ namespace chatroomd::http {
 namespace asio = boost::asio;
 using boost::system::error_code;
 
-Connection::Connection(FrontLoop& front, Router& router, int fd, const FrontLimits& limits,
-                       std::atomic<int64_t>& open_count)
-    : front_(front), router_(router), fd_(fd), limits_(limits), open_count_(open_count) {
+Connection::Connection(FrontLoop& front, int fd) : front_(front), fd_(fd) {
   timer_.fire = &Connection::OnTimer;
   timer_.owner = this;
 }
@@ -35,7 +33,7 @@ Connection::~Connection() {
   if (timer_.is_linked()) front_.wheel.Cancel(timer_);
   if (fd_ >= 0) ::close(fd_);
   if (state_ != State::kClosed) {
-    open_count_.fetch_sub(1, std::memory_order_relaxed);
+    front_.open_count.fetch_sub(1, std::memory_order_relaxed);
     front_.metrics.open_connections.fetch_sub(1, std::memory_order_relaxed);
   }
 }
@@ -59,7 +57,7 @@ void Connection::Start() {
     return Close();
   }
   // Bytes that are already there are reported at once.
-  ArmTimer(limits_.idle_timeout_ms);
+  ArmTimer(front_.limits.idle_timeout_ms);
 }
 
 void Connection::OnEvents(uint32_t events) {
@@ -92,7 +90,7 @@ void Connection::OnTimer(TimerNode* node) {
 void Connection::ReadAvailable() {
   if (reading_) return;  // an answer written from inside the loop below: it goes on
   reading_ = true;
-  const size_t cap = limits_.max_header_bytes + limits_.max_body_bytes;
+  const size_t cap = front_.limits.max_header_bytes + front_.limits.max_body_bytes;
   while (readable_ && state_ != State::kClosed) {
     // While a request is being answered, buffer what comes (pipelined requests) but only up
     // to one more request's worth; past that, stop reading until the answer is out.
@@ -124,8 +122,8 @@ void Connection::Take(const char* data, size_t n) {
     // from its start once the rest is in).
     while (n > 0 && state_ == State::kReading) {
       RequestParser& p = front_.parser.emplace();
-      p.header_limit(limits_.max_header_bytes);
-      p.body_limit(limits_.max_body_bytes);
+      p.header_limit(front_.limits.max_header_bytes);
+      p.body_limit(front_.limits.max_body_bytes);
       p.eager(true);
       size_t used = 0;
       Fed fed = Feed(p, data, n, used);
@@ -138,7 +136,7 @@ void Connection::Take(const char* data, size_t n) {
     }
     if (n == 0 || state_ == State::kClosed) return;
     // First bytes of an incomplete request: it must now arrive whole within the read timeout.
-    if (state_ == State::kReading) ArmTimer(limits_.read_timeout_ms);
+    if (state_ == State::kReading) ArmTimer(front_.limits.read_timeout_ms);
   }
   in_.append(data, n);
   if (state_ == State::kReading) Parse();
@@ -175,8 +173,8 @@ void Connection::Parse() {
   while (state_ == State::kReading && !in_.empty()) {
     if (!parser_) {
       parser_ = std::make_unique<RequestParser>();
-      parser_->header_limit(limits_.max_header_bytes);
-      parser_->body_limit(limits_.max_body_bytes);
+      parser_->header_limit(front_.limits.max_header_bytes);
+      parser_->body_limit(front_.limits.max_body_bytes);
       parser_->eager(true);
     }
     size_t used = 0;
@@ -184,7 +182,7 @@ void Connection::Parse() {
     if (fed == Fed::kFailed) return;
     in_.erase(0, used);
     if (fed == Fed::kMore) {
-      if (in_.size() > limits_.max_header_bytes + limits_.max_body_bytes + 1024) {
+      if (in_.size() > front_.limits.max_header_bytes + front_.limits.max_body_bytes + 1024) {
         return Fail(400, ErrorCode::kBadRequest, "request too large");
       }
       if (!continue_sent_ && parser_->is_header_done() && parser_->request().expect_continue) {
@@ -242,8 +240,8 @@ void Connection::Dispatch(Request request) {
   poll_room_.clear();
   close_after_write_ = !request.keep_alive;
   head_only_ = request.method == beast_http::verb::head;
-  cors_ = router_.CorsHeaders(request);
-  router_.Handle(*this, request);
+  cors_ = front_.router.CorsHeaders(request);
+  front_.router.Handle(*this, request);
 }
 
 void Connection::ReplyLater(WirePtr response) {
@@ -297,7 +295,7 @@ void Connection::WriteMore(size_t written) {
       // The socket buffer is full: the next EPOLLOUT edge goes on from here.
       write_blocked_ = true;
       written_ = written;
-      ArmTimer(limits_.write_timeout_ms);
+      ArmTimer(front_.limits.write_timeout_ms);
       return;
     }
     if (n < 0) return Close();
@@ -320,12 +318,12 @@ void Connection::OnWritten() {
   if (close_after_write_ || peer_closed_) return Close();
   state_ = State::kReading;
   if (!in_.empty()) {
-    ArmTimer(limits_.read_timeout_ms);
+    ArmTimer(front_.limits.read_timeout_ms);
     if (parsing_) return;  // the Parse() this answer came from goes on
     Parse();
     if (state_ != State::kReading) return;
   } else {
-    ArmTimer(limits_.idle_timeout_ms);
+    ArmTimer(front_.limits.idle_timeout_ms);
   }
   if (readable_) ReadAvailable();  // reading stopped while the answer was pending
 }
@@ -335,7 +333,7 @@ void Connection::PeerGone() {
   // request in progress is answered into the void and the connection then closes.
   if (edge_waiting()) return Close();
   if (state_ == State::kProcessing && !poll_room_.empty()) {
-    router_.CancelPoll(poll_room_, shared_from_this(), serial_);
+    front_.router.CancelPoll(poll_room_, shared_from_this(), serial_);
   }
   if (state_ == State::kProcessing || state_ == State::kWriting) {
     peer_closed_ = true;
@@ -359,7 +357,7 @@ void Connection::Close() {
   in_.clear();
   in_.shrink_to_fit();
   out_.reset();
-  open_count_.fetch_sub(1, std::memory_order_relaxed);
+  front_.open_count.fetch_sub(1, std::memory_order_relaxed);
   front_.metrics.open_connections.fetch_sub(1, std::memory_order_relaxed);
   if (open_hook.is_linked()) front_.open.erase(front_.open.iterator_to(*this));
   // Whoever called may still be using this connection: let it go at the end of the turn.

@@ -19,7 +19,6 @@ namespace chatroomd::http {
 namespace beast_http = boost::beast::http;
 
 struct FrontLoop;
-class Router;
 
 using ConnectionHook =
     boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::safe_link>>;
@@ -34,14 +33,14 @@ struct FrontLimits {
 };
 
 
-// One client connection. Lives on one front loop. Reads one request at a time (a pipelined
+// One client connection. Lives on one front loop, and reaches what the loop's connections share
+// (router, limits, the open-connection count) through it: every byte here is paid per held poll. Reads one request at a time (a pipelined
 // request waits in `in_` until the answer before it is written), so answers go out in order.
 // Owns no buffer while idle or while its poll is held. Keeps itself alive from Start until
 // it closes.
 class Connection final : public Exchange, public std::enable_shared_from_this<Connection> {
  public:
-  Connection(FrontLoop& front, Router& router, int fd, const FrontLimits& limits,
-             std::atomic<int64_t>& open_count);
+  Connection(FrontLoop& front, int fd);
   ~Connection() override;
 
   void Start();
@@ -88,10 +87,7 @@ class Connection final : public Exchange, public std::enable_shared_from_this<Co
   static void OnTimer(TimerNode* node);
 
   FrontLoop& front_;
-  Router& router_;
   int fd_ = -1;
-  const FrontLimits& limits_;
-  std::atomic<int64_t>& open_count_;
   std::shared_ptr<Connection> self_;  // from Start to Close
 
  public:

@@ -11,10 +11,14 @@ namespace chatroomd::http {
 namespace asio = boost::asio;
 using boost::system::error_code;
 
-FrontLoop::FrontLoop(uint32_t index, metrics::ThreadMetrics& m, sect::RoomService* rooms)
+FrontLoop::FrontLoop(uint32_t index, metrics::ThreadMetrics& m, sect::RoomService* rooms,
+                     Router& router, const FrontLimits& limits, std::atomic<int64_t>& open_count)
     : loop(std::make_unique<Loop>("http-" + std::to_string(index), index)),
       wheel(loop->context(), 10, 8192),
       metrics(m),
+      router(router),
+      limits(limits),
+      open_count(open_count),
       scratch(64 * 1024),
       epoll_fd(::epoll_create1(EPOLL_CLOEXEC)),
       epoll_watch(loop->context()) {

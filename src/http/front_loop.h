@@ -4,6 +4,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/intrusive/list.hpp>
 
+#include <atomic>
 #include <cassert>
 #include <memory>
 #include <optional>
@@ -18,6 +19,8 @@
 
 namespace chatroomd::http {
 
+class Router;
+
 // One front-end loop and what its connections share. Touched only on its loop.
 //
 // Connections do their own socket I/O on an epoll set of the loop's own, edge-triggered,
@@ -27,8 +30,10 @@ namespace chatroomd::http {
 // with a speculative recv that finds nothing: a long poll's socket is empty when its next
 // read is started. Here a readiness edge leads straight to the one recv that has the bytes.
 struct FrontLoop {
-  // Registers the loop with `rooms` (if any), which gives it its edge.
-  FrontLoop(uint32_t index, metrics::ThreadMetrics& m, sect::RoomService* rooms);
+  // Registers the loop with `rooms` (if any), which gives it its edge. The router, limits and
+  // count are the server's, shared by every front loop.
+  FrontLoop(uint32_t index, metrics::ThreadMetrics& m, sect::RoomService* rooms, Router& router,
+            const FrontLimits& limits, std::atomic<int64_t>& open_count);
   // Closes what is still open; the loop's thread must have stopped.
   ~FrontLoop();
   // Starts waiting for socket events (on the loop).
@@ -38,6 +43,10 @@ struct FrontLoop {
   std::unique_ptr<Loop> loop;
   TimerWheel wheel;
   metrics::ThreadMetrics& metrics;
+  Router& router;
+  const FrontLimits& limits;
+  // Open connections of the whole server (http.max_connections).
+  std::atomic<int64_t>& open_count;
   // Reads land here first; a connection keeps bytes only while a request is incomplete.
   std::vector<char> scratch;
   // Parses whole requests that are in `scratch`.

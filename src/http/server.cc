@@ -36,7 +36,8 @@ struct HttpServer::Impl {
     max_connections = h.max_connections();
     router = std::make_unique<Router>(deps);
     for (uint32_t i = 0; i < std::max<uint32_t>(1, h.io_threads()); ++i) {
-      fronts.push_back(std::make_unique<FrontLoop>(i, deps.registry->NewSlot(), deps.rooms));
+      fronts.push_back(std::make_unique<FrontLoop>(i, deps.registry->NewSlot(), deps.rooms,
+                                                   *router, limits, open));
     }
   }
 
@@ -91,7 +92,7 @@ struct HttpServer::Impl {
     auto pending = std::make_shared<PendingFd>();
     pending->fd = fd;
     front.loop->Post([this, &front, pending] {
-      auto conn = std::make_shared<Connection>(front, *router, pending->fd, limits, open);
+      auto conn = std::make_shared<Connection>(front, pending->fd);
       pending->fd = -1;
       conn->Start();
     });
