@@ -183,10 +183,11 @@ Result<Target> ParseTarget(std::string_view target) {
     t.decoded = std::make_unique<char[]>(target.size());
     out = t.decoded.get();
   }
+  // A fragment never belongs in a request target (RFC 9112), in the path or the query.
+  if (target.find('#') != std::string_view::npos) return bad();
   size_t q = target.find('?');
   std::string_view path = target.substr(0, q);
   std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
-  if (query.find('#') != std::string_view::npos) return bad();
   size_t pos = 1;
   while (true) {
     size_t slash = path.find('/', pos);

@@ -46,11 +46,11 @@ bool IsValidClientMsgId(std::string_view id) {
   return true;
 }
 
-WirePtr MethodNotAllowed(std::string_view allow) {
+WirePtr MethodNotAllowed(std::string_view allow, BodyFormat format) {
   std::string allow_line = "Allow: " + std::string(allow) + "\r\n";
   return MakeErrorWire(MakeError(ErrorCode::kMethodNotAllowed,
                                  "method not allowed; use " + std::string(allow)),
-                       BodyFormat::kJson, allow_line);
+                       format, allow_line);
 }
 
 // What every CORS answer carries besides the origin: clients may read Retry-After.
@@ -125,7 +125,7 @@ void Router::Handle(Exchange& ex, Request& req) {
   const auto& segs = target->segments;
   const BodyFormat format = req.protobuf_response ? BodyFormat::kProtobuf : BodyFormat::kJson;
   if (segs.size() == 1 && (segs[0] == "healthz" || segs[0] == "readyz" || segs[0] == "metrics")) {
-    return HandleOps(ex, req, segs[0]);
+    return HandleOps(ex, req, segs[0], format);
   }
   if (segs.size() != 4 || segs[0] != "v1" || segs[1] != "rooms") {
     return ex.ReplyLater(MakeErrorWire(NoSuchEndpoint(), format));
@@ -138,7 +138,7 @@ void Router::Handle(Exchange& ex, Request& req) {
     if (e.method == verb) match = &e;
   }
   if (allow.empty()) return ex.ReplyLater(MakeErrorWire(NoSuchEndpoint(), format));
-  if (!match) return ex.ReplyLater(MethodNotAllowed(allow));
+  if (!match) return ex.ReplyLater(MethodNotAllowed(allow, format));
   ex.set_endpoint(match->endpoint);
 
   RoomRequest r{ex, req, *target, std::string(segs[2]), format};
@@ -162,14 +162,15 @@ void Router::Handle(Exchange& ex, Request& req) {
   }
 }
 
-void Router::HandleOps(Exchange& ex, const Request& req, std::string_view name) {
+void Router::HandleOps(Exchange& ex, const Request& req, std::string_view name,
+                       BodyFormat format) {
   // HEAD as GET, without the body (health checks).
   Endpoint e = name == "healthz"  ? Endpoint::kHealthz
                : name == "readyz" ? Endpoint::kReadyz
                                   : Endpoint::kMetrics;
   ex.set_endpoint(e);
   if (req.method != beast_http::verb::get && req.method != beast_http::verb::head) {
-    return ex.ReplyLater(MethodNotAllowed("GET, HEAD"));
+    return ex.ReplyLater(MethodNotAllowed("GET, HEAD", format));
   }
   if (e == Endpoint::kHealthz) return ex.ReplyLater(MakeWire(200, "text/plain", "ok\n"));
   if (e == Endpoint::kReadyz) {

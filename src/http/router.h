@@ -37,7 +37,7 @@ class Router {
   };
 
   // Operations endpoints (/healthz, /readyz, /metrics): no identity needed.
-  void HandleOps(Exchange& ex, const Request& req, std::string_view name);
+  void HandleOps(Exchange& ex, const Request& req, std::string_view name, BodyFormat format);
   void HandleJoin(RoomRequest& r, room::Caller caller);
   void HandlePoll(RoomRequest& r, room::Caller caller);
   void HandleSend(RoomRequest& r, room::Caller caller);

@@ -35,9 +35,7 @@ void FrontEdge::Detach() {
     while (!r->waiters.empty()) {
       EdgeWait& w = r->waiters.front();
       r->waiters.pop_front();
-      wheel_.Cancel(w);
-      w.room = nullptr;
-      keep.push_back(std::move(w.keepalive));
+      keep.push_back(Release(*r, w));
     }
   }
   rooms_by_id_.clear();
@@ -143,10 +141,11 @@ void FrontEdge::Cancel(Client& client) {
 }
 
 void FrontEdge::Forward(EdgeRoom& r, Cursor cursor, EdgeWaitList& waiters) {
-  // Each waiter becomes an ordinary poll at the room, with what is left of its timeout.
-  Flush();
+  // Each waiter becomes an ordinary poll at the room, with what is left of its timeout. They
+  // are let go here first, so that the report sent before them (the room hears of polls taken
+  // here before any later request from this loop) no longer counts them as held here.
   const int64_t now = wheel_.NowMs();
-  RoomHost& host = rooms_->HostOf(r.id);
+  std::vector<std::pair<Caller, PollArgs>> polls;
   while (!waiters.empty()) {
     EdgeWait& w = waiters.front();
     waiters.pop_front();
@@ -159,8 +158,12 @@ void FrontEdge::Forward(EdgeRoom& r, Cursor cursor, EdgeWaitList& waiters) {
     args.limit = w.limit;
     args.timeout_ms = static_cast<uint32_t>(std::max<int64_t>(1, w.deadline_ms - now));
     caller.client = Release(r, w);
-    host.Post(r.id, std::move(caller), std::move(args));
+    polls.emplace_back(std::move(caller), std::move(args));
   }
+  MarkDirty(r);
+  Flush();
+  RoomHost& host = rooms_->HostOf(r.id);
+  for (auto& [caller, args] : polls) host.Post(r.id, std::move(caller), std::move(args));
 }
 
 void FrontEdge::Subscribed(const std::string& room, const EdgeState& state,

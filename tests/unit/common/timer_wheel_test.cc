@@ -367,5 +367,115 @@ TEST_F(TimerWheelTest, DestroyingTheWheelWithScheduledNodes) {
   EXPECT_EQ(a.fires, 0);
 }
 
+// --- A hand-moved clock (the third constructor argument): the wheel goes by it alone; real
+// time only drives its ticks, at which it looks at the clock.
+
+class ManualClockWheelTest : public TimerWheelTest {
+ protected:
+  // Not a multiple of the tick, so that deadlines fall inside ticks.
+  int64_t now_ = 5'000'003;
+  TimerWheel::Clock clock_ = [this] { return now_; };
+  // The wheel's clock when a node fired.
+  static void RecordClock(TimerWheel& wheel, TestNode& n) {
+    n.on_fire = [&wheel](TestNode& t) { t.fired_at = wheel.NowMs(); };
+  }
+};
+
+TEST_F(ManualClockWheelTest, NowMsIsTheInjectedClock) {
+  TimerWheel wheel(context_, 10, 16, clock_);
+  EXPECT_EQ(wheel.NowMs(), 5'000'003);
+  now_ = 42;
+  EXPECT_EQ(wheel.NowMs(), 42);
+  now_ += 1000;
+  EXPECT_EQ(wheel.NowMs(), 1042);
+}
+
+TEST_F(ManualClockWheelTest, NothingFiresBeforeTheClockReachesTheDeadlinesTick) {
+  TimerWheel wheel(context_, 10, 16, clock_);
+  TestNode a;
+  RecordClock(wheel, a);
+  const int64_t deadline = now_ + 50;
+  wheel.Schedule(a, deadline);
+  // Real time passes; the clock does not.
+  RunFor(milliseconds(100));
+  EXPECT_EQ(a.fires, 0);
+  now_ = deadline - 1;
+  RunFor(milliseconds(100));
+  EXPECT_EQ(a.fires, 0) << "fired before its deadline";
+  EXPECT_TRUE(a.scheduled());
+  // Past the deadline's tick.
+  now_ = (deadline / 10 + 1) * 10;
+  ASSERT_TRUE(RunUntil([&] { return a.fires > 0; }));
+  EXPECT_EQ(a.fires, 1);
+  EXPECT_GE(a.fired_at, deadline);
+  EXPECT_EQ(wheel.size(), 0u);
+}
+
+TEST_F(ManualClockWheelTest, EverythingDueFiresOnceWhenTheClockJumps) {
+  TimerWheel manual(context_, 10, 16, clock_);  // span 150 ms
+  std::vector<std::unique_ptr<TestNode>> nodes;
+  int fired = 0;
+  const int64_t start = now_;
+  // Inside the span, past it, and several laps past it.
+  const std::vector<int64_t> due = {0, 5, 40, 149, 150, 151, 400, 1000, 5000};
+  for (size_t i = 0; i < due.size(); ++i) {
+    auto n = std::make_unique<TestNode>();
+    n->id = static_cast<int>(i);
+    n->on_fire = [&](TestNode& t) {
+      ++fired;
+      t.fired_at = manual.NowMs();
+    };
+    manual.Schedule(*n, start + due[i]);
+    nodes.push_back(std::move(n));
+  }
+  TestNode later;
+  RecordClock(manual, later);
+  manual.Schedule(later, start + 7000);
+  EXPECT_EQ(manual.size(), due.size() + 1);
+
+  now_ = start + 6000;
+  ASSERT_TRUE(RunUntil([&] { return fired == static_cast<int>(due.size()); }));
+  RunFor(milliseconds(50));  // and nothing fires twice
+  for (const auto& n : nodes) {
+    EXPECT_EQ(n->fires, 1) << "node " << n->id;
+    EXPECT_GE(n->fired_at, n->deadline_ms) << "node " << n->id;
+  }
+  EXPECT_EQ(later.fires, 0);
+  EXPECT_TRUE(later.scheduled());
+  EXPECT_EQ(manual.size(), 1u);
+
+  now_ = start + 7010;
+  ASSERT_TRUE(RunUntil([&] { return later.fires > 0; }));
+  EXPECT_EQ(later.fires, 1);
+  EXPECT_EQ(manual.size(), 0u);
+  for (const auto& n : nodes) EXPECT_EQ(n->fires, 1);
+}
+
+TEST_F(ManualClockWheelTest, ADeadlineAlreadyPassedOnTheClockFiresWithoutMovingIt) {
+  TimerWheel wheel(context_, 10, 16, clock_);
+  TestNode a;
+  wheel.Schedule(a, now_ - 1000);
+  EXPECT_EQ(a.fires, 0);  // never from Schedule itself
+  ASSERT_TRUE(RunUntil([&] { return a.fires > 0; }));
+  EXPECT_EQ(a.fires, 1);
+}
+
+TEST_F(ManualClockWheelTest, AnIdleWheelFollowsTheClockBeforeFilingANewNode) {
+  TimerWheel wheel(context_, 10, 16, clock_);
+  TestNode a;
+  wheel.Schedule(a, now_ + 10);
+  now_ += 20;
+  ASSERT_TRUE(RunUntil([&] { return a.fires > 0; }));
+  // Idle while the clock moves far ahead (many laps of the wheel).
+  now_ += 3'600'000;
+  const int64_t deadline = now_ + 100;
+  wheel.Schedule(a, deadline);
+  RunFor(milliseconds(100));
+  EXPECT_EQ(a.fires, 1) << "fired before the clock reached its deadline";
+  now_ = deadline + 10;
+  ASSERT_TRUE(RunUntil([&] { return a.fires > 1; }));
+  EXPECT_EQ(a.fires, 2);
+}
+
 }  // namespace
 }  // namespace chatroomd
