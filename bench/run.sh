@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # bench/run.sh: reproduce the long-poll benchmark table (bench/README.md).
 #
-#   bench/run.sh [--quick | --smoke] [--repeat N] [--only chatroomd|nchan|floor[,...]]
+#   bench/run.sh [--quick | --smoke] [--repeat N] [--only chatroomd|before|nchan|floor[,...]]
 #                [--scenarios a,b,...] [--build-dir DIR] [--no-build] [--chatroomd BIN] [--crload BIN]
-#                [--floor-server BIN] [--out FILE] [--keep] [--no-sync-wal]
+#                [--floor-server BIN] [--before BIN] [--out FILE] [--keep] [--no-sync-wal]
 #
 # Builds chatroomd, crload and floor_server, then runs N rounds (--repeat N; default 3 for
 # the full run, 1 for --quick and --smoke). A round runs every scenario once against every
@@ -19,17 +19,22 @@
 # --scenarios runs only the listed scenarios (by id: a b c d e, or s1 s2 for --smoke).
 # --no-sync-wal runs chatroomd with `store { sync_wal: false }` (what durability costs: the
 # peer and the floor keep messages in memory only).
+# --before BIN adds the server `before`: another chatroomd binary (an older build, say) run
+# exactly like chatroomd (same config, same crload target) in every scenario chatroomd runs in,
+# in the same rounds and rotation (chatroomd, before, nchan, floor). The table gets a `before`
+# column and a chatroomd/before ratio column. Without --only it runs with all the servers;
+# `--only chatroomd,before` compares the two builds alone.
 #
 # Env: CRLOAD_WORKERS (default 2: the box has 2 cores, shared with the servers).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 mode=full
-only=chatroomd,nchan,floor
+only=
 only_scenarios=
 build_dir=$root/build
 do_build=1
-chatroomd_bin= crload_bin= floor_bin= out= keep=0 repeat= no_sync=0
+chatroomd_bin= crload_bin= floor_bin= before_bin= out= keep=0 repeat= no_sync=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) mode=quick ;;
@@ -43,16 +48,24 @@ while [[ $# -gt 0 ]]; do
     --no-sync-wal) no_sync=1 ;;
     --crload) crload_bin=$(realpath "$2"); shift ;;
     --floor-server) floor_bin=$(realpath "$2"); shift ;;
+    --before) before_bin=$(realpath "$2"); shift ;;
     --out) out=$2; shift ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
 done
+default_only=chatroomd,nchan,floor
+[[ -z $before_bin ]] || default_only=chatroomd,before,nchan,floor
+: "${only:=$default_only}"
 for s in ${only//,/ }; do
-  [[ $s == chatroomd || $s == nchan || $s == floor ]] || { echo "run.sh: --only $s?" >&2; exit 2; }
+  [[ $s == chatroomd || $s == before || $s == nchan || $s == floor ]] || { echo "run.sh: --only $s?" >&2; exit 2; }
+  [[ $s != before || -n $before_bin ]] || { echo "run.sh: --only before needs --before BIN" >&2; exit 2; }
 done
+# The servers in their fixed order (the rotation starts from it); `before` only with --before.
+all_servers="chatroomd${before_bin:+ before} nchan floor"
+[[ -z $before_bin || ,$only, == *,before,* ]] || echo "run.sh: --before given but --only leaves before out" >&2
 if [[ -z $repeat ]]; then
   case $mode in full) repeat=3 ;; *) repeat=1 ;; esac
 fi
@@ -119,7 +132,7 @@ fi
 : "${chatroomd_bin:=$build_dir/chatroomd}"
 : "${crload_bin:=$build_dir/bench/load/crload}"
 : "${floor_bin:=$build_dir/bench/floor/floor_server}"
-for b in "$crload_bin" "$chatroomd_bin" "$floor_bin"; do
+for b in "$crload_bin" "$chatroomd_bin" "$floor_bin" ${before_bin:+"$before_bin"}; do
   [[ -x $b ]] || { log "missing binary $b (build it, or drop --no-build)"; exit 1; }
 done
 
@@ -178,10 +191,13 @@ free_port() {  # a port nobody listens on (start.sh fails, and we retry, if it i
 start_server() {
   local server=$1 tag=$2 pid line
   case $server in
-    chatroomd)
+    chatroomd|before)
       # The shipped config as it is (config/chatroomd.textproto), so sync_wal: true: every
       # acknowledged send is fsynced (group commit). Auth off (dev mode) on loopback.
-      "$chatroomd_bin" --config "$chatroomd_config" --listen 127.0.0.1:0 \
+      # `before` (--before BIN) is another chatroomd binary, run the same way.
+      local bin=$chatroomd_bin
+      [[ $server == before ]] && bin=$before_bin
+      "$bin" --config "$chatroomd_config" --listen 127.0.0.1:0 \
         --data-dir "$work/$tag.data" > "$work/$tag.log" 2>&1 &
       pid=$!; started+=("$pid")
       srv_port=$(wait_port "$work/$tag.log" "$pid") || { tail -20 "$work/$tag.log" >&2; return 1; }
@@ -307,12 +323,17 @@ started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 start_s=$SECONDS
 load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 # Round r runs every scenario; a scenario's servers run back to back (so a slow spell of the
-# box hits them alike), in the order chatroomd, nchan, floor rotated left by r-1 (so none is
-# always the first, after the previous scenario's last run, nor always the last).
+# box hits them alike), in the order chatroomd, (before,) nchan, floor rotated left by r-1 (so
+# none is always the first, after the previous scenario's last run, nor always the last).
+in_scenario() {  # in_scenario SCENARIO SERVER: does SERVER run SCENARIO (and is it selected)?
+  local s=$2
+  [[ $s == before ]] && s=chatroomd  # before runs wherever chatroomd does
+  [[ ,$only, == *",$2,"* && ,${servers[$1]}, == *",$s,"* ]]
+}
 runs_of() {  # runs_of SCENARIO: the servers that run it, in the fixed order
   local s out=()
-  for s in chatroomd nchan floor; do
-    [[ ,$only, == *",$s,"* && ,${servers[$1]}, == *",$s,"* ]] && out+=("$s")
+  for s in $all_servers; do
+    in_scenario "$1" "$s" && out+=("$s")
   done
   echo "${out[@]+"${out[@]}"}"
 }
@@ -381,7 +402,7 @@ any_fail() {  # any_fail SCENARIO SERVER: did some round of it fail?
 }
 cell() {  # cell SCENARIO SERVER KEY
   local base="$1.$2.$3" text lo hi notes=()
-  [[ ,${servers[$1]}, == *",$2,"* && ,$only, == *",$2,"* ]] || { echo "—"; return; }
+  in_scenario "$1" "$2" || { echo "—"; return; }
   if [[ ${NV[$base]:-0} -eq 0 ]]; then
     if [[ -n ${RAWV[$base]:-} ]]; then echo "${RAWV[$base]}"
     elif any_fail "$1" "$2"; then echo "FAIL"
@@ -413,16 +434,33 @@ ratio() {  # ratio KEY A B: A/B of the medians, or A-B (of the sums) for counts
   fi
 }
 table() {
-  echo "| scenario | figure | chatroomd | Nchan | floor | chatroomd/Nchan | chatroomd/floor |"
-  echo "|---|---|---:|---:|---:|---:|---:|"
+  # With --before: a `before` column after chatroomd's, and chatroomd/before first of the ratios.
+  local b=0
+  [[ -n $before_bin ]] && b=1
+  if [[ $b -eq 1 ]]; then
+    echo "| scenario | figure | chatroomd | before | Nchan | floor | chatroomd/before | chatroomd/Nchan | chatroomd/floor |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+  else
+    echo "| scenario | figure | chatroomd | Nchan | floor | chatroomd/Nchan | chatroomd/floor |"
+    echo "|---|---|---:|---:|---:|---:|---:|"
+  fi
   local id k first
   for id in "${ids[@]}"; do
     first=1
     for k in ${figures[$id]}; do
-      printf '| %s | %s | %s | %s | %s | %s | %s |\n' \
-        "$([[ $first -eq 1 ]] && echo "${title[$id]}")" "${label[$k]:-$k}" \
-        "$(cell "$id" chatroomd "$k")" "$(cell "$id" nchan "$k")" "$(cell "$id" floor "$k")" \
-        "$(ratio "$k" "$id.chatroomd" "$id.nchan")" "$(ratio "$k" "$id.chatroomd" "$id.floor")"
+      if [[ $b -eq 1 ]]; then
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+          "$([[ $first -eq 1 ]] && echo "${title[$id]}")" "${label[$k]:-$k}" \
+          "$(cell "$id" chatroomd "$k")" "$(cell "$id" before "$k")" \
+          "$(cell "$id" nchan "$k")" "$(cell "$id" floor "$k")" \
+          "$(ratio "$k" "$id.chatroomd" "$id.before")" \
+          "$(ratio "$k" "$id.chatroomd" "$id.nchan")" "$(ratio "$k" "$id.chatroomd" "$id.floor")"
+      else
+        printf '| %s | %s | %s | %s | %s | %s | %s |\n' \
+          "$([[ $first -eq 1 ]] && echo "${title[$id]}")" "${label[$k]:-$k}" \
+          "$(cell "$id" chatroomd "$k")" "$(cell "$id" nchan "$k")" "$(cell "$id" floor "$k")" \
+          "$(ratio "$k" "$id.chatroomd" "$id.nchan")" "$(ratio "$k" "$id.chatroomd" "$id.floor")"
+      fi
       first=0
     done
   done
@@ -431,7 +469,7 @@ table() {
 }
 
 machine() {
-  local cmd="bench/run.sh$([[ $mode == full ]] || echo " --$mode") --repeat $repeat$([[ $no_sync == 1 ]] && echo " --no-sync-wal")"
+  local cmd="bench/run.sh$([[ $mode == full ]] || echo " --$mode") --repeat $repeat$([[ $no_sync == 1 ]] && echo " --no-sync-wal")$([[ -n $before_bin ]] && echo " --before BIN")$([[ $only == "$default_only" ]] || echo " --only $only")"
   echo "- run: $started_at, \`$cmd\`, commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), took $((elapsed_s / 60)) min $((elapsed_s % 60)) s"
   echo "- load average at the start: $load_at_start (other jobs on the box add noise)"
   echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/^Mem:/ { print $2 " GiB RAM" }'), kernel $(uname -r), open files $(ulimit -Hn)"
@@ -441,12 +479,23 @@ machine() {
   else
     echo "- crload --workers $workers; chatroomd with config/chatroomd.textproto but \`store { sync_wal: false }\` (--no-sync-wal: acknowledged sends survive a process crash, not a machine crash)"
   fi
+  if [[ -n $before_bin ]]; then
+    echo "- before (--before): \`$before_bin\` (sha256 $(sha256sum "$before_bin" | cut -c1-12), modified $(date -u -r "$before_bin" +%Y-%m-%dT%H:%M:%SZ)), run exactly like chatroomd (\`$chatroomd_bin\`, sha256 $(sha256sum "$chatroomd_bin" | cut -c1-12)): same config, same crload settings, in every scenario chatroomd runs in"
+  fi
   if [[ $repeat -gt 1 ]]; then
-    echo "- $repeat rounds: each round runs every scenario once on every server, a fresh server per run, a scenario's servers back to back, in the order chatroomd, Nchan, floor rotated by one each round (round 2: Nchan, floor, chatroomd)"
+    local s order= order2= first=
+    for s in $all_servers; do  # the selected servers in order, and rotated by one
+      [[ ,$only, == *",$s,"* ]] || continue
+      [[ $s == nchan ]] && s=Nchan
+      order+="${order:+, }$s"
+      if [[ -z $first ]]; then first=$s; else order2+="$s, "; fi
+    done
+    order2+=$first
+    echo "- $repeat rounds: each round runs every scenario once on every server, a fresh server per run, a scenario's servers back to back, in the order $order rotated by one each round (round 2: $order2)"
     echo "- a cell: the median of the $repeat runs$([[ $((repeat % 2)) -eq 0 ]] && echo " (the mean of the two middle ones)"), then in parentheses the lowest–highest run (left out when all runs round to the same figure): \`9.68 (9.10–10.4)\`"
     echo "- lost, duplicated, skipped under gap and errors: the sum over the $repeat runs, with \"in k of $repeat runs\" when not zero"
     echo "- \"only k of $repeat runs\": the other runs gave no figure (FAILED below); the raw JSON lines are labelled scenario.server#round"
-    echo "- ratios: median / median; for counts (lost, skipped, errors) the difference (of the sums)"
+    echo "- ratios: median / median$([[ -n $before_bin ]] && echo " (chatroomd/before: the new build over the old one)"); for counts (lost, skipped, errors) the difference (of the sums)"
   else
     echo "- one run per cell (\`--repeat N\` for the median of N)"
     echo "- ratios: value / value; for counts (lost, skipped, errors) the difference"
@@ -478,7 +527,7 @@ fi
 if [[ -n ${BENCH_JSONL:-} ]]; then
   for ((round = 1; round <= repeat; round++)); do
     for id in "${ids[@]}"; do
-      for server in chatroomd nchan floor; do
+      for server in $all_servers; do
         if [[ -s $work/$id.$server.$round.json ]]; then
           printf '%s\t%s\n' "$id.$server$([[ $repeat -eq 1 ]] || echo "#$round")" \
             "$(grep -m1 '^{' "$work/$id.$server.$round.json")"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds everything and runs every test (unit and integration).
+# Installs what is missing, builds everything and runs every test (unit, integration, the bench
+# smoke run and the format check, scripts/check-format.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh

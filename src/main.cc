@@ -1,4 +1,4 @@
-// chatroomd: parses the command line (shared/API.md, "Command line") and runs the daemon.
+// chatroomd: parses the command line (docs/api.md, "Command line") and runs the daemon.
 #include <boost/program_options.hpp>
 
 #include <iostream>

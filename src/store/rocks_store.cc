@@ -239,7 +239,8 @@ void RocksStore::LookupDedup(std::string room, std::string sender, std::string c
 
 StoreStats RocksStore::Stats() const {
   if (!writer_)
-    return StoreStats{.latency_buckets = std::vector<uint64_t>(std::size(kLatencyBucketsUs), 0)};
+    return StoreStats{.latency_buckets = std::vector<uint64_t>(std::size(kLatencyBucketsUs), 0),
+                      .batch_size_buckets = {}};
   return writer_->Stats();
 }
 

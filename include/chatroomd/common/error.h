@@ -1,4 +1,4 @@
-// Errors as values: the API's error model (shared/API.md) as an enum, and a small Result<T>.
+// Errors as values: the API's error model (docs/api.md) as an enum, and a small Result<T>.
 // One place (ErrorHttpStatus / ErrorCodeName) maps an error to its HTTP status and code.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Identifier rules from shared/API.md, and the room hash that routes a room to its sect.
+// Identifier rules from docs/api.md, and the room hash that routes a room to its sect.
 #pragma once
 
 #include <cstdint>

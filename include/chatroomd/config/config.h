@@ -15,7 +15,7 @@
 
 namespace chatroomd::config {
 
-// Command-line overrides (shared/API.md, "Command line").
+// Command-line overrides (docs/api.md, "Command line").
 struct Overrides {
   // "HOST:PORT" ("[v6]:PORT" for IPv6); replaces every configured listener. Port 0 = any.
   std::optional<std::string> listen;

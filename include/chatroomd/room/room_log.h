@@ -41,7 +41,7 @@ class RoomLog {
 
   // True when a cursor is one this log could have issued (not past the head).
   bool Valid(Cursor c) const { return c.normal <= head_ && c.priority <= head_; }
-  // What a poll with this cursor gets (see shared/API.md and docs/api.md for the rules).
+  // What a poll with this cursor gets (see docs/api.md for the rules).
   ReadResult Read(Cursor cursor, uint32_t limit) const;
   // The normal part of a read: appends the newest unread normal messages that fit in `left`
   // to r.messages and sets r.next.normal and r.gap. Used by Read, and after priority messages

@@ -14,7 +14,7 @@ bool IsAsciiAlnum(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-// The character classes from shared/API.md, written out independently of the code.
+// The character classes from docs/api.md, written out independently of the code.
 bool RoomChar(unsigned char c) {
   return IsAsciiAlnum(c) || c == '_' || c == '.' || c == ':' || c == '-';
 }

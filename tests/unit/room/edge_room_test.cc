@@ -565,7 +565,9 @@ TEST_F(EdgeRoomTest, GrowthSendsOneResponsePerGroupBuiltFromTheEdgesHead) {
       EXPECT_EQ(q.messages(0).seq(), before ? 1u : seq);
       EXPECT_EQ(q.messages(q.messages_size() - 1).body(), "n4");
     }
-    if (g.format == BodyFormat::kJson) EXPECT_EQ(JsonCursor(Json(w)), (Cursor{seq, seq}));
+    if (g.format == BodyFormat::kJson) {
+      EXPECT_EQ(JsonCursor(Json(w)), (Cursor{seq, seq}));
+    }
   }
   EXPECT_EQ(from_head, 2);
   EXPECT_EQ(from_before, 2);

@@ -369,7 +369,7 @@ TEST(RoomLogTest, PriorityNeverLostWhenFallingBehind) {
   EXPECT_EQ(c, b.Head());
 }
 
-// Random histories and random readers, checked against the rules of shared/API.md:
+// Random histories and random readers, checked against the rules of docs/api.md:
 // - priority: every one exactly once, in order (the list is large enough to never evict);
 // - normal: ascending, never twice; `gap` is true exactly when a normal message between the
 //   old and the new cursor position was not returned;
