@@ -1,6 +1,5 @@
 // chatroomd: parses the command line (docs/api.md, "Command line") and runs the daemon.
 #include <boost/program_options.hpp>
-
 #include <iostream>
 
 #include "chatroomd/server/daemon.h"

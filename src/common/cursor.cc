@@ -10,8 +10,7 @@ namespace chatroomd {
 namespace {
 
 constexpr uint8_t kVersion = 1;
-constexpr char kAlphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 uint16_t Check(std::string_view room_id, const uint8_t* data, size_t len) {
   return static_cast<uint16_t>(XXH3_64bits_withSeed(data, len, RoomHash(room_id)));

@@ -21,9 +21,8 @@ bool AllOf(std::string_view s, size_t max_len, Pred pred) {
 }  // namespace
 
 bool IsValidRoomId(std::string_view id) {
-  return AllOf(id, 128, [](char c) {
-    return IsAlnum(c) || c == '_' || c == '.' || c == ':' || c == '-';
-  });
+  return AllOf(id, 128,
+               [](char c) { return IsAlnum(c) || c == '_' || c == '.' || c == ':' || c == '-'; });
 }
 
 bool IsValidUserId(std::string_view id) {
@@ -34,8 +33,7 @@ bool IsValidUserId(std::string_view id) {
 
 bool IsValidMessageType(std::string_view type) {
   return AllOf(type, 32, [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-           c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
   });
 }
 
@@ -77,8 +75,6 @@ bool IsValidUtf8(std::string_view text) {
   return true;
 }
 
-uint64_t RoomHash(std::string_view room_id) {
-  return XXH3_64bits(room_id.data(), room_id.size());
-}
+uint64_t RoomHash(std::string_view room_id) { return XXH3_64bits(room_id.data(), room_id.size()); }
 
 }  // namespace chatroomd

@@ -2,14 +2,13 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/beast/http/error.hpp>
-#include <spdlog/spdlog.h>
-
 #include <cassert>
 #include <cerrno>
 #include <cstring>
@@ -268,8 +267,7 @@ void Connection::Write(WirePtr response) {
 void Connection::WriteMore(size_t written) {
   static constexpr std::string_view kClose = "Connection: close\r\n";
   static constexpr std::string_view kNoBody = "\r\n";
-  const std::string_view parts[4] = {out_->head,
-                                     out_close_header_ ? kClose : std::string_view(),
+  const std::string_view parts[4] = {out_->head, out_close_header_ ? kClose : std::string_view(),
                                      cors_ ? std::string_view(*cors_) : std::string_view(),
                                      head_only_ ? kNoBody : std::string_view(out_->tail)};
   size_t total = parts[0].size() + parts[1].size() + parts[2].size() + parts[3].size();

@@ -1,9 +1,8 @@
 // Private to the front end: one client connection.
 #pragma once
 
-#include <boost/intrusive/list.hpp>
-
 #include <atomic>
+#include <boost/intrusive/list.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -32,12 +31,11 @@ struct FrontLimits {
   int64_t write_timeout_ms = 10000;
 };
 
-
 // One client connection. Lives on one front loop, and reaches what the loop's connections share
-// (router, limits, the open-connection count) through it: every byte here is paid per held poll. Reads one request at a time (a pipelined
-// request waits in `in_` until the answer before it is written), so answers go out in order.
-// Owns no buffer while idle or while its poll is held. Keeps itself alive from Start until
-// it closes.
+// (router, limits, the open-connection count) through it: every byte here is paid per held poll.
+// Reads one request at a time (a pipelined request waits in `in_` until the answer before it is
+// written), so answers go out in order. Owns no buffer while idle or while its poll is held. Keeps
+// itself alive from Start until it closes.
 class Connection final : public Exchange, public std::enable_shared_from_this<Connection> {
  public:
   Connection(FrontLoop& front, int fd);
@@ -95,11 +93,11 @@ class Connection final : public Exchange, public std::enable_shared_from_this<Co
 
  private:
   State state_ = State::kReading;
-  bool readable_ = false;      // an edge came and the socket has not been read empty since
-  bool peer_shut_ = false;     // the peer shut its side: read to the end, not to a short read
-  bool reading_ = false;       // inside ReadAvailable
-  bool parsing_ = false;       // inside Parse
-  bool write_blocked_ = false; // waiting for an EPOLLOUT edge
+  bool readable_ = false;       // an edge came and the socket has not been read empty since
+  bool peer_shut_ = false;      // the peer shut its side: read to the end, not to a short read
+  bool reading_ = false;        // inside ReadAvailable
+  bool parsing_ = false;        // inside Parse
+  bool write_blocked_ = false;  // waiting for an EPOLLOUT edge
   size_t written_ = 0;
   bool close_after_write_ = false;
   bool peer_closed_ = false;
@@ -109,10 +107,10 @@ class Connection final : public Exchange, public std::enable_shared_from_this<Co
 
   std::string in_;  // unparsed bytes of the next request(s)
   std::unique_ptr<RequestParser> parser_;
-  WirePtr out_;     // the response being written
+  WirePtr out_;  // the response being written
   bool out_close_header_ = false;
-  bool head_only_ = false;           // HEAD: the answer's headers without its body
-  bool continue_sent_ = false;       // 100 Continue written for the request being read
+  bool head_only_ = false;             // HEAD: the answer's headers without its body
+  bool continue_sent_ = false;         // 100 Continue written for the request being read
   const std::string* cors_ = nullptr;  // CORS header lines for this request's origin
   struct ConnTimer : TimerNode {
     Connection* owner = nullptr;

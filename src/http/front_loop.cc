@@ -36,10 +36,9 @@ FrontLoop::~FrontLoop() {
 }
 
 void FrontLoop::WatchSockets() {
-  epoll_watch.async_wait(asio::posix::stream_descriptor::wait_read,
-                         [this](const error_code& ec) {
-                           if (!ec) RunSocketEvents();
-                         });
+  epoll_watch.async_wait(asio::posix::stream_descriptor::wait_read, [this](const error_code& ec) {
+    if (!ec) RunSocketEvents();
+  });
 }
 
 void FrontLoop::RunSocketEvents() {

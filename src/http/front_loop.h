@@ -1,10 +1,9 @@
 // Private to the front end: one front loop and what its connections share.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/intrusive/list.hpp>
-
-#include <atomic>
 #include <cassert>
 #include <memory>
 #include <optional>
@@ -55,8 +54,7 @@ struct FrontLoop {
   boost::asio::posix::stream_descriptor epoll_watch;
   // Every open connection of this loop.
   boost::intrusive::list<
-      Connection,
-      boost::intrusive::member_hook<Connection, ConnectionHook, &Connection::open_hook>,
+      Connection, boost::intrusive::member_hook<Connection, ConnectionHook, &Connection::open_hook>,
       boost::intrusive::constant_time_size<false>>
       open;
   // Holds polls at a room's head right here (room/front_edge.h; owned by the sects).

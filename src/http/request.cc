@@ -1,8 +1,7 @@
 #include "http/request.h"
 
-#include <boost/beast/http/field.hpp>
-
 #include <algorithm>
+#include <boost/beast/http/field.hpp>
 
 namespace chatroomd::http {
 namespace {
@@ -92,10 +91,18 @@ void RequestParser::on_field_impl(bhttp::field name, boost::beast::string_view n
   std::string_view name_string(name_string_b.data(), name_string_b.size());
   std::string_view value(value_b.data(), value_b.size());
   switch (name) {
-    case bhttp::field::host: ++request_.host_count; break;
-    case bhttp::field::content_length: ++request_.content_length_count; break;
-    case bhttp::field::transfer_encoding: ++request_.transfer_encoding_count; break;
-    case bhttp::field::authorization: request_.authorization.assign(value); break;
+    case bhttp::field::host:
+      ++request_.host_count;
+      break;
+    case bhttp::field::content_length:
+      ++request_.content_length_count;
+      break;
+    case bhttp::field::transfer_encoding:
+      ++request_.transfer_encoding_count;
+      break;
+    case bhttp::field::authorization:
+      request_.authorization.assign(value);
+      break;
     case bhttp::field::content_type:
       request_.protobuf_body = IEquals(MediaType(value), "application/x-protobuf");
       break;
@@ -120,14 +127,19 @@ void RequestParser::on_field_impl(bhttp::field name, boost::beast::string_view n
     case bhttp::field::expect:
       request_.expect_continue = IEquals(Trim(value), "100-continue");
       break;
-    case bhttp::field::origin: request_.origin.assign(value); break;
-    case bhttp::field::access_control_request_method: request_.cors_preflight = true; break;
+    case bhttp::field::origin:
+      request_.origin.assign(value);
+      break;
+    case bhttp::field::access_control_request_method:
+      request_.cors_preflight = true;
+      break;
     case bhttp::field::unknown:
       if (IEquals(name_string, "X-User-Id") && request_.x_user_id_count++ == 0) {
         request_.x_user_id.assign(value);
       }
       break;
-    default: break;
+    default:
+      break;
   }
 }
 

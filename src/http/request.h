@@ -6,9 +6,7 @@
 
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/verb.hpp>
-
 #include <boost/container/small_vector.hpp>
-
 #include <cstdint>
 #include <memory>
 #include <string>

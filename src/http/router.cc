@@ -1,7 +1,6 @@
 #include "http/router.h"
 
 #include <boost/beast/http/field.hpp>
-
 #include <charconv>
 
 #include "chatroomd/common/ids.h"
@@ -21,12 +20,10 @@ Error BadRequest(std::string message) {
 Error NoSuchEndpoint() { return MakeError(ErrorCode::kNotFound, "no such endpoint"); }
 
 // A decimal integer in [lo, hi], nothing else (no sign, no spaces).
-Result<uint64_t> ParseUint(std::string_view name, std::string_view text, uint64_t lo,
-                           uint64_t hi) {
+Result<uint64_t> ParseUint(std::string_view name, std::string_view text, uint64_t lo, uint64_t hi) {
   uint64_t v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v < lo ||
-      v > hi) {
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v < lo || v > hi) {
     return BadRequest(std::string(name) + " must be an integer from " + std::to_string(lo) +
                       " to " + std::to_string(hi));
   }
@@ -48,9 +45,9 @@ bool IsValidClientMsgId(std::string_view id) {
 
 WirePtr MethodNotAllowed(std::string_view allow, BodyFormat format) {
   std::string allow_line = "Allow: " + std::string(allow) + "\r\n";
-  return MakeErrorWire(MakeError(ErrorCode::kMethodNotAllowed,
-                                 "method not allowed; use " + std::string(allow)),
-                       format, allow_line);
+  return MakeErrorWire(
+      MakeError(ErrorCode::kMethodNotAllowed, "method not allowed; use " + std::string(allow)),
+      format, allow_line);
 }
 
 // What every CORS answer carries besides the origin: clients may read Retry-After.
@@ -90,8 +87,8 @@ Router::Router(ServerDeps deps)
     if (origin == "*") {
       cors_any_ = "Access-Control-Allow-Origin: *\r\n" + std::string(kCorsExpose);
     } else {
-      cors_.emplace_back(origin, "Access-Control-Allow-Origin: " + origin +
-                                     "\r\nVary: Origin\r\n" + std::string(kCorsExpose));
+      cors_.emplace_back(origin, "Access-Control-Allow-Origin: " + origin + "\r\nVary: Origin\r\n" +
+                                     std::string(kCorsExpose));
     }
   }
 }
@@ -153,17 +150,22 @@ void Router::Handle(Exchange& ex, Request& req) {
   }
   room::Caller caller{ex.self(), ex.serial(), std::move(who->user), who->admin, format};
   switch (match->endpoint) {
-    case Endpoint::kJoin: return HandleJoin(r, std::move(caller));
-    case Endpoint::kPoll: return HandlePoll(r, std::move(caller));
-    case Endpoint::kSend: return HandleSend(r, std::move(caller));
-    case Endpoint::kLeave: return HandleLeave(r, std::move(caller));
-    case Endpoint::kHistory: return HandleHistory(r, std::move(caller));
-    default: return Fail(r, NoSuchEndpoint());
+    case Endpoint::kJoin:
+      return HandleJoin(r, std::move(caller));
+    case Endpoint::kPoll:
+      return HandlePoll(r, std::move(caller));
+    case Endpoint::kSend:
+      return HandleSend(r, std::move(caller));
+    case Endpoint::kLeave:
+      return HandleLeave(r, std::move(caller));
+    case Endpoint::kHistory:
+      return HandleHistory(r, std::move(caller));
+    default:
+      return Fail(r, NoSuchEndpoint());
   }
 }
 
-void Router::HandleOps(Exchange& ex, const Request& req, std::string_view name,
-                       BodyFormat format) {
+void Router::HandleOps(Exchange& ex, const Request& req, std::string_view name, BodyFormat format) {
   // HEAD as GET, without the body (health checks).
   Endpoint e = name == "healthz"  ? Endpoint::kHealthz
                : name == "readyz" ? Endpoint::kReadyz
@@ -227,9 +229,9 @@ void Router::HandleSend(RoomRequest& r, room::Caller caller) {
   if (!parsed) return Fail(r, parsed.error());
   if (!IsValidUtf8(body.body())) return Fail(r, BadRequest("body must be UTF-8"));
   if (body.body().size() > max_message_bytes_) {
-    return Fail(r, MakeError(ErrorCode::kPayloadTooLarge,
-                             "message body exceeds " + std::to_string(max_message_bytes_) +
-                                 " bytes"));
+    return Fail(r,
+                MakeError(ErrorCode::kPayloadTooLarge,
+                          "message body exceeds " + std::to_string(max_message_bytes_) + " bytes"));
   }
   if (body.has_type() && !IsValidMessageType(body.type())) {
     return Fail(r, BadRequest("type must match [a-z0-9_.-]{1,32}"));

@@ -1,8 +1,9 @@
 #include "chatroomd/http/server.h"
 
-#include <boost/asio/ip/address.hpp>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
+
+#include <boost/asio/ip/address.hpp>
 
 #include "http/connection.h"
 #include "http/front_loop.h"
@@ -36,8 +37,8 @@ struct HttpServer::Impl {
     max_connections = h.max_connections();
     router = std::make_unique<Router>(deps);
     for (uint32_t i = 0; i < std::max<uint32_t>(1, h.io_threads()); ++i) {
-      fronts.push_back(std::make_unique<FrontLoop>(i, deps.registry->NewSlot(), deps.rooms,
-                                                   *router, limits, open));
+      fronts.push_back(std::make_unique<FrontLoop>(i, deps.registry->NewSlot(), deps.rooms, *router,
+                                                   limits, open));
     }
   }
 
@@ -46,7 +47,8 @@ struct HttpServer::Impl {
     acceptor.async_accept(target.loop->context(),
                           [this, &acceptor, &target](const error_code& ec, tcp::socket socket) {
                             if (ec == asio::error::operation_aborted) return;
-                            if (!ec) Admit(target, std::move(socket));
+                            if (!ec)
+                              Admit(target, std::move(socket));
                             else if (ec != asio::error::connection_aborted)
                               spdlog::warn("accept: {}", ec.message());
                             // Out of descriptors: back off a moment instead of spinning.
@@ -123,13 +125,15 @@ Result<std::vector<tcp::endpoint>> HttpServer::Listen() {
     error_code ec;
     std::string host = l.host() == "localhost" ? "127.0.0.1" : l.host();
     auto address = asio::ip::make_address(host, ec);
-    if (ec) return MakeError(ErrorCode::kInternal, "listener host " + l.host() + ": " + ec.message());
+    if (ec)
+      return MakeError(ErrorCode::kInternal, "listener host " + l.host() + ": " + ec.message());
     tcp::endpoint endpoint(address, static_cast<uint16_t>(l.port()));
     auto acceptor = std::make_unique<tcp::acceptor>(context);
     acceptor->open(endpoint.protocol(), ec);
     if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor->bind(endpoint, ec);
-    if (!ec) acceptor->listen(static_cast<int>(impl_->deps.config->main.http().listen_backlog()), ec);
+    if (!ec)
+      acceptor->listen(static_cast<int>(impl_->deps.config->main.http().listen_backlog()), ec);
     if (ec) {
       return MakeError(ErrorCode::kInternal, "cannot listen on " + l.host() + ":" +
                                                  std::to_string(l.port()) + ": " + ec.message());

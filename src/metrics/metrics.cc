@@ -21,16 +21,25 @@ size_t StatusIndex(int status) {
 
 std::string_view EndpointName(Endpoint e) {
   switch (e) {
-    case Endpoint::kJoin: return "join";
-    case Endpoint::kPoll: return "poll";
-    case Endpoint::kSend: return "send";
-    case Endpoint::kLeave: return "leave";
-    case Endpoint::kHistory: return "history";
-    case Endpoint::kHealthz: return "healthz";
-    case Endpoint::kReadyz: return "readyz";
-    case Endpoint::kMetrics: return "metrics";
+    case Endpoint::kJoin:
+      return "join";
+    case Endpoint::kPoll:
+      return "poll";
+    case Endpoint::kSend:
+      return "send";
+    case Endpoint::kLeave:
+      return "leave";
+    case Endpoint::kHistory:
+      return "history";
+    case Endpoint::kHealthz:
+      return "healthz";
+    case Endpoint::kReadyz:
+      return "readyz";
+    case Endpoint::kMetrics:
+      return "metrics";
     case Endpoint::kOther:
-    case Endpoint::kCount: break;
+    case Endpoint::kCount:
+      break;
   }
   return "other";
 }
@@ -62,8 +71,8 @@ void Histogram::Render(std::string& out, std::string_view name, std::string_view
   for (size_t p = 0; p < count; ++p) {
     sum_micro += parts[p]->sum_micro_.load(std::memory_order_relaxed);
   }
-  out += fmt::format("{}_sum {}\n{}_count {}\n", name, static_cast<double>(sum_micro) / 1e6,
-                     name, cumulative);
+  out += fmt::format("{}_sum {}\n{}_count {}\n", name, static_cast<double>(sum_micro) / 1e6, name,
+                     cumulative);
 }
 
 ThreadMetrics::ThreadMetrics()
@@ -91,8 +100,8 @@ void AppendCumulativeHistogram(std::string& out, std::string_view name, std::str
   for (size_t i = 0; i < cumulative.size(); ++i) {
     out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, bounds[i] * scale, cumulative[i]);
   }
-  out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, count,
-                     name, sum, name, count);
+  out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, count, name,
+                     sum, name, count);
 }
 
 std::string Registry::Render(std::string_view extra) const {
@@ -122,8 +131,9 @@ std::string Registry::Render(std::string_view extra) const {
                 "Polls behind a room's head that a front loop answered itself, with the answer "
                 "the room sent at its last growth.",
                 static_cast<double>(edge_answers));
-  out += "# HELP chatroomd_requests_total Requests answered, by endpoint and status.\n"
-         "# TYPE chatroomd_requests_total counter\n";
+  out +=
+      "# HELP chatroomd_requests_total Requests answered, by endpoint and status.\n"
+      "# TYPE chatroomd_requests_total counter\n";
   for (size_t e = 0; e < static_cast<size_t>(Endpoint::kCount); ++e) {
     for (size_t st = 0; st < kStatuses.size(); ++st) {
       uint64_t n = 0;

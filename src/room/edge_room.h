@@ -2,7 +2,6 @@
 #pragma once
 
 #include <boost/intrusive/list.hpp>
-
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,9 +16,9 @@ class FrontEdge;
 
 // Polls an edge holds for one room, oldest `told_ms` first.
 struct EdgeWaitList
-    : boost::intrusive::list<
-          EdgeWait, boost::intrusive::member_hook<EdgeWait, WaitHook, &EdgeWait::hook>,
-          boost::intrusive::constant_time_size<false>> {};
+    : boost::intrusive::list<EdgeWait,
+                             boost::intrusive::member_hook<EdgeWait, WaitHook, &EdgeWait::hook>,
+                             boost::intrusive::constant_time_size<false>> {};
 
 struct EdgeRoom {
   FrontEdge* owner = nullptr;

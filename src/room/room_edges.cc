@@ -11,9 +11,7 @@ int64_t Room::edge_held() const { return edges_->held(); }
 
 size_t Room::edge_count() const { return edges_->size(); }
 
-int64_t Room::HeldEverywhere() const {
-  return static_cast<int64_t>(held_count_) + edges_->held();
-}
+int64_t Room::HeldEverywhere() const { return static_cast<int64_t>(held_count_) + edges_->held(); }
 
 bool Room::Full() const {
   return HeldEverywhere() >= static_cast<int64_t>(host_.settings().max_held_polls_per_room);
@@ -30,8 +28,9 @@ void Room::NotifyEdges(AnswerCache& cache) {
   edges_->ForgetHeldBehind(head);
   // From the head each edge knew, for its waiters; from the one before, for polls that were
   // answered at that head and come back after this growth.
-  edges_->Grow(id_, head, cache.online(), Full(), log_.evicted_priority_seq(),
-               [&cache](Cursor from, const EdgeGroup& g) { return cache.Get(from, g.limit, g.format); });
+  edges_->Grow(
+      id_, head, cache.online(), Full(), log_.evicted_priority_seq(),
+      [&cache](Cursor from, const EdgeGroup& g) { return cache.Get(from, g.limit, g.format); });
 }
 
 void Room::OnEdgeReport(EdgeReport report) {

@@ -6,7 +6,9 @@
 namespace chatroomd::room {
 
 inline Error RoomNotFound() { return MakeError(ErrorCode::kRoomNotFound, "room does not exist"); }
-inline Error StoreFailed() { return MakeError(ErrorCode::kInternal, "the store failed; try again"); }
+inline Error StoreFailed() {
+  return MakeError(ErrorCode::kInternal, "the store failed; try again");
+}
 inline Error HeldPollsFull() { return MakeError(ErrorCode::kOverloaded, "too many held polls", 1); }
 
 }  // namespace chatroomd::room

@@ -37,12 +37,11 @@ void Room::PollFromStore(Caller caller, Cursor cursor, uint32_t limit) {
   // Every message visible now is durable, so the read covers the priority stream up to here
   // at least; one that becomes visible while it runs may be missing from it.
   const uint64_t covered = log_.head();
-  host_.store().PriorityAfter(
-      id_, cursor.priority, limit, &host_.loop(),
-      [this, caller = std::move(caller), cursor, limit,
-       covered](Result<std::vector<store::MessageRecord>> records) mutable {
-        OnPriorityRead(caller, cursor, limit, covered, std::move(records));
-      });
+  host_.store().PriorityAfter(id_, cursor.priority, limit, &host_.loop(),
+                              [this, caller = std::move(caller), cursor, limit,
+                               covered](Result<std::vector<store::MessageRecord>> records) mutable {
+                                OnPriorityRead(caller, cursor, limit, covered, std::move(records));
+                              });
 }
 
 void Room::OnPriorityRead(const Caller& caller, Cursor cursor, uint32_t limit, uint64_t covered,

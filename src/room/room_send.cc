@@ -41,8 +41,7 @@ void Room::DoSend(Caller caller, SendArgs args) {
     }
     if (settings.send_rate_per_s > 0) {
       if (auto wait_s = TakeSendToken(*entry, settings, NowMs())) {
-        return ReplyError(caller,
-                          MakeError(ErrorCode::kRateLimited, "sending too fast", *wait_s));
+        return ReplyError(caller, MakeError(ErrorCode::kRateLimited, "sending too fast", *wait_s));
       }
     }
   }
@@ -150,8 +149,7 @@ void Room::OnDurable(Caller caller, MessagePtr message, std::optional<std::strin
   if (!status.ok()) {
     // The seq was handed out but not stored. Later seqs may already be in flight, so the
     // room cannot hand it out again: it reloads from the store's durable head instead.
-    spdlog::error("room {}: write of seq {} failed: {}", id_, message->seq,
-                  status.error().message);
+    spdlog::error("room {}: write of seq {} failed: {}", id_, message->seq, status.error().message);
     ReplyError(caller, StoreFailed());
     if (entry) {
       for (auto& r : entry->repeats) ReplyError(r, StoreFailed());

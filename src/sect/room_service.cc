@@ -86,8 +86,8 @@ RoomService::RoomService(const config::LoadedConfig& config, store::Store& store
     sect.name = s.name();
     sect.vip = s.vip();
     for (uint32_t t = 0; t < std::max<uint32_t>(1, s.threads()); ++t) {
-      auto loop = std::make_unique<Loop>("sect-" + s.name() + "-" + std::to_string(t),
-                                         loop_index++);
+      auto loop =
+          std::make_unique<Loop>("sect-" + s.name() + "-" + std::to_string(t), loop_index++);
       sect.hosts.push_back(std::make_unique<room::RoomHost>(*loop, store, impl_->settings,
                                                             impl_->shared, registry.NewSlot()));
       sect.loops.push_back(std::move(loop));
@@ -163,8 +163,7 @@ std::string RoomService::SectOf(const std::string& room_id) const {
   return impl_->sects[impl_->routing->Find(room_id, RoomHash(room_id)).sect].name;
 }
 
-void RoomService::Dispatch(const std::string& room_id, room::Caller caller,
-                           room::Request request) {
+void RoomService::Dispatch(const std::string& room_id, room::Caller caller, room::Request request) {
   if (room::FrontEdge* edge = impl_->EdgeOf(caller)) edge->Flush();
   impl_->HostOf(room_id).Post(room_id, std::move(caller), std::move(request));
 }
@@ -189,27 +188,25 @@ void RoomService::Leave(const std::string& room_id, room::Caller caller) {
   Dispatch(room_id, std::move(caller), room::LeaveArgs{});
 }
 
-void RoomService::History(const std::string& room_id, room::Caller caller,
-                          room::HistoryArgs args) {
+void RoomService::History(const std::string& room_id, room::Caller caller, room::HistoryArgs args) {
   // Straight from the store (any message it has is durable); the page is encoded on the
   // reader thread and the answer posted to the caller.
-  impl_->store.History(
-      room_id, args.before, args.limit, nullptr,
-      [caller = std::move(caller)](Result<store::HistoryPage> page) {
-        if (!page) {
-          return room::ReplyError(
-              caller, MakeError(ErrorCode::kInternal, "the store failed; try again"));
-        }
-        if (!page->room_exists) {
-          return room::ReplyError(caller,
-                                  MakeError(ErrorCode::kRoomNotFound, "room does not exist"));
-        }
-        room::Reply(caller, room::BuildHistoryResponse(*page, caller.format));
-      });
+  impl_->store.History(room_id, args.before, args.limit, nullptr,
+                       [caller = std::move(caller)](Result<store::HistoryPage> page) {
+                         if (!page) {
+                           return room::ReplyError(
+                               caller,
+                               MakeError(ErrorCode::kInternal, "the store failed; try again"));
+                         }
+                         if (!page->room_exists) {
+                           return room::ReplyError(
+                               caller, MakeError(ErrorCode::kRoomNotFound, "room does not exist"));
+                         }
+                         room::Reply(caller, room::BuildHistoryResponse(*page, caller.format));
+                       });
 }
 
-void RoomService::CancelPoll(const std::string& room_id, room::ClientPtr client,
-                             uint64_t serial) {
+void RoomService::CancelPoll(const std::string& room_id, room::ClientPtr client, uint64_t serial) {
   if (client->edge_waiting()) return room::CancelEdgeWait(*client);
   impl_->HostOf(room_id).PostCancelPoll(std::move(client), serial);
 }

@@ -1,11 +1,10 @@
 #include "chatroomd/server/daemon.h"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
 #include <boost/asio/signal_set.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -119,8 +118,8 @@ int RunDaemon(const DaemonOptions& options) {
   const auto& sc = config->main.store();
   auto opened = store::Store::Open(store::OptionsFromConfig(sc));
   if (!opened) {
-    std::cerr << "cannot open the store in " << sc.data_dir() << ": "
-              << opened.error().message << std::endl;
+    std::cerr << "cannot open the store in " << sc.data_dir() << ": " << opened.error().message
+              << std::endl;
     return 1;
   }
   std::unique_ptr<store::Store> store = std::move(opened.value());

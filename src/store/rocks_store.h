@@ -36,8 +36,7 @@ class RocksStore final : public Store {
                std::function<void(Result<HistoryPage>)> done) override;
   void PriorityAfter(std::string room, uint64_t after, uint32_t limit, Loop* done_loop,
                      std::function<void(Result<std::vector<MessageRecord>>)> done) override;
-  void LookupDedup(std::string room, std::string sender, std::string client_msg_id,
-                   Loop* done_loop,
+  void LookupDedup(std::string room, std::string sender, std::string client_msg_id, Loop* done_loop,
                    std::function<void(Result<std::optional<uint64_t>>)> done) override;
   StoreStats Stats() const override;
   void Close() override;

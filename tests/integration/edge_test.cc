@@ -40,9 +40,8 @@ PollResult ParsePoll(const Response& r) {
   }
   boost::json::value v = r.Json();
   const auto* o = v.if_object();
-  if (!o || !o->if_contains("cursor") || !o->at("cursor").is_string() ||
-      !o->if_contains("gap") || !o->at("gap").is_bool() || !o->if_contains("messages") ||
-      !o->at("messages").is_array()) {
+  if (!o || !o->if_contains("cursor") || !o->at("cursor").is_string() || !o->if_contains("gap") ||
+      !o->at("gap").is_bool() || !o->if_contains("messages") || !o->at("messages").is_array()) {
     ADD_FAILURE() << "not a poll response: " << r;
     return out;
   }
@@ -61,18 +60,17 @@ PollResult ParsePoll(const Response& r) {
   return out;
 }
 
-std::string PollRequest(const std::string& room, const std::string& user,
-                        const std::string& cursor, int timeout_ms) {
+std::string PollRequest(const std::string& room, const std::string& user, const std::string& cursor,
+                        int timeout_ms) {
   return "GET /v1/rooms/" + room + "/poll?cursor=" + cursor +
          "&timeout_ms=" + std::to_string(timeout_ms) +
          " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-User-Id: " + user + "\r\n\r\n";
 }
 
-std::string SendRequest(const std::string& room, const std::string& user,
-                        const std::string& json) {
-  return "POST /v1/rooms/" + room + "/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nX-User-Id: " +
-         user + "\r\nContent-Type: application/json\r\nContent-Length: " +
-         std::to_string(json.size()) + "\r\n\r\n" + json;
+std::string SendRequest(const std::string& room, const std::string& user, const std::string& json) {
+  return "POST /v1/rooms/" + room + "/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nX-User-Id: " + user +
+         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(json.size()) +
+         "\r\n\r\n" + json;
 }
 
 // One full poll cycle on `poller`'s connection: held by the room (which subscribes the
@@ -106,8 +104,8 @@ std::string JoinAndPrime(uint16_t port, User& poller, User& sender, const std::s
 
 // Polls on `u`'s connection from `cursor` (where the messages up to `seen` were read) until a
 // message with seq >= `until` came (or a deadline); every response is appended to `out`.
-void PollOnward(User& u, const std::string& room, std::string cursor, uint64_t seen,
-                uint64_t until, std::vector<PollResult>* out, int limit = 0) {
+void PollOnward(User& u, const std::string& room, std::string cursor, uint64_t seen, uint64_t until,
+                std::vector<PollResult>* out, int limit = 0) {
   auto deadline = Clock::now() + 10s;
   while (seen < until && Clock::now() < deadline) {
     PollResult p = u.Poll(room, {.cursor = cursor, .timeout_ms = 3000, .limit = limit});
@@ -203,9 +201,8 @@ TEST_F(EdgeTest, PollsOneOrTwoGrowthsBehindAreAnsweredAtOnceWithWhatTheRoomWould
   ASSERT_GE(answered, 0);
 
   // alice waits at the head on the edge; message 2 answers her.
-  auto held = std::async(std::launch::async, [&] {
-    return alice.Poll(room, {.cursor = c1, .timeout_ms = 10000});
-  });
+  auto held = std::async(std::launch::async,
+                         [&] { return alice.Poll(room, {.cursor = c1, .timeout_ms = 10000}); });
   ASSERT_TRUE(WaitForHeldPolls(port(), base + 1));
   uint64_t s2 = sender.Say(room, "m2");
   PollResult pa = held.get();
@@ -241,8 +238,8 @@ TEST_F(EdgeTest, PollsOneOrTwoGrowthsBehindAreAnsweredAtOnceWithWhatTheRoomWould
   ASSERT_TRUE(bob.client().SendBytes(PollRequest(room, "bob", c1, 10000) +
                                      PollRequest(room, "bob", c0, 10000) +
                                      PollRequest(room, "bob", c1, 10000)));
-  for (auto want : {std::vector<uint64_t>{s2}, std::vector<uint64_t>{s2 - 1, s2},
-                    std::vector<uint64_t>{s2}}) {
+  for (auto want :
+       {std::vector<uint64_t>{s2}, std::vector<uint64_t>{s2 - 1, s2}, std::vector<uint64_t>{s2}}) {
     PollResult p = ParsePoll(bob.client().ReadResponse());
     ASSERT_TRUE(p.ok);
     EXPECT_EQ(Seqs(p.messages), want) << p.response;
@@ -263,10 +260,12 @@ TEST_F(EdgeTest, PollsOneOrTwoGrowthsBehindAreAnsweredAtOnceWithWhatTheRoomWould
 
   // After one more growth, c0 is three growths behind: the room answers it.
   uint64_t s3 = sender.Say(room, "m3");
-  ASSERT_TRUE(WaitUntil([&] {
-    PollResult p = bob.Poll(room, {.cursor = c2, .timeout_ms = 0});
-    return p.ok && Seqs(p.messages) == std::vector<uint64_t>{s3};
-  }, 5s, 20ms));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        PollResult p = bob.Poll(room, {.cursor = c2, .timeout_ms = 0});
+        return p.ok && Seqs(p.messages) == std::vector<uint64_t>{s3};
+      },
+      5s, 20ms));
   const double before_three = EdgeAnswered(port());
   PollResult three = bob.Poll(room, {.cursor = c0, .timeout_ms = 10000});
   ASSERT_TRUE(three.ok);
@@ -287,13 +286,12 @@ TEST_F(EdgeTest, JsonAndProtobufWaitersGetTheirOwnBodies) {
   // at the edge.
   for (int round = 0; round < 2; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
-    auto a = std::async(std::launch::async, [&] {
-      return alice.Poll(room, {.cursor = cursor, .timeout_ms = 10000});
-    });
+    auto a = std::async(std::launch::async,
+                        [&] { return alice.Poll(room, {.cursor = cursor, .timeout_ms = 10000}); });
     auto b = std::async(std::launch::async, [&] {
-      return pat.client().Request(
-          "GET", "/v1/rooms/" + room + "/poll?timeout_ms=10000&cursor=" + cursor, {},
-          pat.Auth({{"Accept", std::string(kProto)}}));
+      return pat.client().Request("GET",
+                                  "/v1/rooms/" + room + "/poll?timeout_ms=10000&cursor=" + cursor,
+                                  {}, pat.Auth({{"Accept", std::string(kProto)}}));
     });
     ASSERT_TRUE(WaitForHeldPolls(port(), base + 2));
     std::string body = "both " + std::to_string(round);
@@ -447,9 +445,8 @@ TEST_F(EdgeTest, EdgeHeldPollTimesOutEmptyWithTheCursorItSent) {
   EXPECT_TRUE(WaitHeldExactly(port(), base));
 
   // The edge still holds and wakes after a timeout.
-  auto held = std::async(std::launch::async, [&] {
-    return alice.Poll(room, {.cursor = cursor, .timeout_ms = 10000});
-  });
+  auto held = std::async(std::launch::async,
+                         [&] { return alice.Poll(room, {.cursor = cursor, .timeout_ms = 10000}); });
   ASSERT_TRUE(WaitForHeldPolls(port(), base + 1));
   uint64_t seq = sender.Say(room, "after the timeout");
   PollResult q = held.get();
@@ -468,9 +465,8 @@ TEST_F(EdgeTest, ClientGoneWhileEdgeHeldReleasesItsPoll) {
   const double base = HeldPolls(port());
 
   ASSERT_TRUE(bob.client().SendBytes(PollRequest(room, "bob", cursor, 30000)));
-  auto a = std::async(std::launch::async, [&] {
-    return alice.Poll(room, {.cursor = cursor, .timeout_ms = 10000});
-  });
+  auto a = std::async(std::launch::async,
+                      [&] { return alice.Poll(room, {.cursor = cursor, .timeout_ms = 10000}); });
   ASSERT_TRUE(WaitForHeldPolls(port(), base + 2));
   bob.client().Close();
   EXPECT_TRUE(WaitHeldExactly(port(), base + 1)) << "the closed connection's poll stayed held";
@@ -483,12 +479,10 @@ TEST_F(EdgeTest, ClientGoneWhileEdgeHeldReleasesItsPoll) {
 
   // Edge-held polls after that still work, for a new connection too.
   User bob2(port(), "bob");
-  auto b = std::async(std::launch::async, [&] {
-    return bob2.Poll(room, {.cursor = p.cursor, .timeout_ms = 10000});
-  });
-  auto a2 = std::async(std::launch::async, [&] {
-    return alice.Poll(room, {.cursor = p.cursor, .timeout_ms = 10000});
-  });
+  auto b = std::async(std::launch::async,
+                      [&] { return bob2.Poll(room, {.cursor = p.cursor, .timeout_ms = 10000}); });
+  auto a2 = std::async(std::launch::async,
+                       [&] { return alice.Poll(room, {.cursor = p.cursor, .timeout_ms = 10000}); });
   ASSERT_TRUE(WaitForHeldPolls(port(), base + 2));
   uint64_t seq2 = sender.Say(room, "again");
   for (auto* f : {&b, &a2}) {
@@ -713,9 +707,8 @@ TEST_F(EdgeRoomLimitTest, EdgeHeldPollsCountTowardsTheRoomLimit) {
   }
   EXPECT_TRUE(WaitHeldExactly(port(), base));
   // Room again once they are answered.
-  auto again = std::async(std::launch::async, [&] {
-    return carol.Poll(room, {.cursor = next, .timeout_ms = 10000});
-  });
+  auto again = std::async(std::launch::async,
+                          [&] { return carol.Poll(room, {.cursor = next, .timeout_ms = 10000}); });
   ASSERT_TRUE(WaitForHeldPolls(port(), base + 1));
   uint64_t seq2 = sender.Say(room, "again");
   PollResult p = again.get();

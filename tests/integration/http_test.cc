@@ -235,15 +235,16 @@ TEST_F(HttpTest, HeadOnTheOperationsEndpointsAnswersHeadersOnly) {
   // would be read wrong.
   RawConnection c(port());
   ASSERT_TRUE(c.ok());
-  ASSERT_TRUE(c.Send("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-                     "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(
+      c.Send("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+             "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
   auto read = c.ReadUntilEndsWith("\r\n\r\nok\n", 5s);
   const std::string head_answer = read.data.substr(0, read.data.find("\r\n\r\n") + 4);
   EXPECT_NE(head_answer.find("HTTP/1.1 200 OK\r\n"), std::string::npos) << read.data;
   EXPECT_NE(head_answer.find("Content-Length: 3\r\n"), std::string::npos) << head_answer;
   const std::string rest = read.data.substr(head_answer.size());
-  ASSERT_TRUE(rest.starts_with("HTTP/1.1 200 OK\r\n")) << "the HEAD answer had a body: "
-                                                         << read.data;
+  ASSERT_TRUE(rest.starts_with("HTTP/1.1 200 OK\r\n"))
+      << "the HEAD answer had a body: " << read.data;
   std::vector<Response> get = ParseResponses(rest, false);
   ASSERT_EQ(get.size(), 1u);
   EXPECT_EQ(get[0].body, "ok\n");
@@ -259,15 +260,16 @@ TEST_F(HttpTest, UserIdHeaderMustBeOneValidId) {
   Client c(port());
   // An empty X-User-Id is an id that does not match the pattern: bad_request, not missing.
   RawConnection raw(port());
-  ASSERT_TRUE(raw.Send("POST /v1/rooms/r/join HTTP/1.1\r\nHost: x\r\nX-User-Id:\r\n"
-                       "Content-Length: 0\r\n\r\n"));
+  ASSERT_TRUE(
+      raw.Send("POST /v1/rooms/r/join HTTP/1.1\r\nHost: x\r\nX-User-Id:\r\n"
+               "Content-Length: 0\r\n\r\n"));
   auto read = raw.ReadResponses(1, 5s);
   std::vector<Response> answers = ParseResponses(read.data, read.closed);
   ASSERT_EQ(answers.size(), 1u) << read.data;
   EXPECT_TRUE(IsError(answers[0], 400, "bad_request"));
   // Two ids: which one is meant? Neither.
-  Response two = c.Request("POST", "/v1/rooms/r/join", "{}",
-                           {{"X-User-Id", "alice"}, {"X-User-Id", "bob"}});
+  Response two =
+      c.Request("POST", "/v1/rooms/r/join", "{}", {{"X-User-Id", "alice"}, {"X-User-Id", "bob"}});
   EXPECT_TRUE(IsError(two, 400, "bad_request"));
   // None at all: unauthorized.
   Response none = c.Request("POST", "/v1/rooms/r/join", "{}");
@@ -280,7 +282,8 @@ TEST_F(HttpTest, ExpectContinueGetsAnInterimAnswerBeforeTheBody) {
   ASSERT_TRUE(alice.Join(room).ok);
   const std::string body = R"({"body":"after the 100"})";
   RawConnection c(port());
-  ASSERT_TRUE(c.Send("POST /v1/rooms/" + room + "/messages HTTP/1.1\r\nHost: x\r\n"
+  ASSERT_TRUE(c.Send("POST /v1/rooms/" + room +
+                     "/messages HTTP/1.1\r\nHost: x\r\n"
                      "X-User-Id: alice\r\nContent-Type: application/json\r\n"
                      "Expect: 100-continue\r\nContent-Length: " +
                      std::to_string(body.size()) + "\r\n\r\n"));
@@ -323,7 +326,9 @@ TEST_F(HttpTest, AcceptAndContentTypeFollowTheMediaTypeRules) {
 class HttpCorsTest : public SharedDaemonTest<HttpCorsTest> {
  public:
   static DaemonOptions Options() {
-    return {.config = R"(http { cors_origins: "https://live.example.com" cors_origins: "http://localhost:3000" })"};
+    return {
+        .config =
+            R"(http { cors_origins: "https://live.example.com" cors_origins: "http://localhost:3000" })"};
   }
 };
 
@@ -356,9 +361,9 @@ TEST_F(HttpCorsTest, AllowedOriginsGetTheHeadersOnEveryAnswerAndPreflightsAreAns
   EXPECT_NE(pre.Header("Access-Control-Allow-Headers").find("Authorization"), std::string::npos);
   EXPECT_NE(pre.Header("Access-Control-Allow-Headers").find("Content-Type"), std::string::npos);
   EXPECT_FALSE(pre.Header("Access-Control-Max-Age").empty());
-  Response denied = c.Request("OPTIONS", "/v1/rooms/r/messages", {},
-                              {{"Origin", "https://evil.example"},
-                               {"Access-Control-Request-Method", "POST"}});
+  Response denied =
+      c.Request("OPTIONS", "/v1/rooms/r/messages", {},
+                {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "POST"}});
   EXPECT_EQ(denied.status, 204);
   EXPECT_FALSE(denied.HasHeader("Access-Control-Allow-Origin"));
   // OPTIONS that is not a preflight is still not a method the API takes.

@@ -2,11 +2,10 @@
 // thread; other threads reach it by posting. Owner-only methods assert with InLoop().
 #pragma once
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-
-#include <atomic>
 #include <cassert>
 #include <cstdint>
 #include <functional>

@@ -6,7 +6,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/intrusive/list.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -15,8 +14,8 @@ namespace chatroomd {
 
 // Embed in the object that owns the deadline. The object must outlive its scheduling or
 // cancel it first (Cancel is O(1)).
-struct TimerNode : boost::intrusive::list_base_hook<
-                       boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+struct TimerNode
+    : boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
   int64_t deadline_ms = 0;
   void (*fire)(TimerNode*) = nullptr;
   bool scheduled() const { return is_linked(); }

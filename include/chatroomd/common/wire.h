@@ -33,7 +33,7 @@ using WirePtr = std::shared_ptr<const WireResponse>;
 // Builds a response with Content-Type, Content-Length, Cache-Control: no-store and Date.
 // `extra_headers` are complete "Name: value\r\n" lines.
 std::shared_ptr<WireResponse> MakeWire(int status, std::string_view content_type, std::string body,
-                 std::string_view extra_headers = {});
+                                       std::string_view extra_headers = {});
 WirePtr MakeEmptyWire(int status, std::string_view extra_headers = {});  // 204 and the like
 // The API's error body in the requested format, with Retry-After when the error has one:
 // the one place an error answer is built. `extra_headers` as for MakeWire.

@@ -25,8 +25,8 @@ struct Overrides {
 };
 
 struct LoadedConfig {
-  Config main;    // every field filled in (defaults applied), overrides applied
-  Sects sects;    // validated: ranges of the non-VIP sects cover the hash space exactly once
+  Config main;  // every field filled in (defaults applied), overrides applied
+  Sects sects;  // validated: ranges of the non-VIP sects cover the hash space exactly once
   std::string main_path;
   std::string sects_path;
 };

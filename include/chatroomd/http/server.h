@@ -3,9 +3,8 @@
 // history included, is handed to the sects (sect::RoomService).
 #pragma once
 
-#include <boost/asio/ip/tcp.hpp>
-
 #include <atomic>
+#include <boost/asio/ip/tcp.hpp>
 #include <functional>
 #include <memory>
 #include <string>

@@ -16,7 +16,16 @@
 namespace chatroomd::metrics {
 
 enum class Endpoint : uint8_t {
-  kJoin, kPoll, kSend, kLeave, kHistory, kHealthz, kReadyz, kMetrics, kOther, kCount
+  kJoin,
+  kPoll,
+  kSend,
+  kLeave,
+  kHistory,
+  kHealthz,
+  kReadyz,
+  kMetrics,
+  kOther,
+  kCount
 };
 std::string_view EndpointName(Endpoint e);
 
@@ -82,7 +91,6 @@ void AppendCounter(std::string& out, std::string_view name, std::string_view hel
 // <= bounds[i] * scale (one entry per bound), plus the +Inf bucket (`count`), _sum and _count.
 void AppendCumulativeHistogram(std::string& out, std::string_view name, std::string_view help,
                                const uint64_t* bounds, double scale,
-                               const std::vector<uint64_t>& cumulative, double sum,
-                               uint64_t count);
+                               const std::vector<uint64_t>& cumulative, double sum, uint64_t count);
 
 }  // namespace chatroomd::metrics

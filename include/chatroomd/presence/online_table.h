@@ -6,7 +6,6 @@
 #pragma once
 
 #include <boost/intrusive/list.hpp>
-
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -54,8 +53,9 @@ class OnlineTable {
 
  private:
   using LruList = boost::intrusive::list<
-      OnlineEntry, boost::intrusive::member_hook<OnlineEntry, decltype(OnlineEntry::lru_hook),
-                                                 &OnlineEntry::lru_hook>,
+      OnlineEntry,
+      boost::intrusive::member_hook<OnlineEntry, decltype(OnlineEntry::lru_hook),
+                                    &OnlineEntry::lru_hook>,
       boost::intrusive::constant_time_size<false>>;
   void MoveToBack(OnlineEntry& entry, int64_t now_ms);
   void Erase(OnlineEntry& entry);

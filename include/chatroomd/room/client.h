@@ -6,7 +6,6 @@
 #pragma once
 
 #include <boost/intrusive/list_hook.hpp>
-
 #include <cstdint>
 #include <memory>
 #include <optional>

@@ -38,8 +38,8 @@ struct EdgeGroup {
 
 // What a room tells an edge about itself.
 struct EdgeState {
-  uint64_t gen = 0;   // the subscription
-  Cursor head;        // polls at exactly this cursor may be held by the edge
+  uint64_t gen = 0;  // the subscription
+  Cursor head;       // polls at exactly this cursor may be held by the edge
   int64_t online = 0;
   bool full = false;  // the room is at max_held_polls_per_room: hold no more locally
 };
@@ -67,8 +67,7 @@ class Edge {
   // poll at any of those cursors with its response right away. Waiters with no response
   // (their unread priority messages are only in the store now) go back to the room as
   // ordinary polls.
-  virtual void Grew(const std::string& room, const EdgeState& state,
-                    EdgeResponses responses) = 0;
+  virtual void Grew(const std::string& room, const EdgeState& state, EdgeResponses responses) = 0;
   // The online count or `full` changed.
   virtual void Changed(const std::string& room, const EdgeState& state) = 0;
 };

@@ -9,7 +9,6 @@
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
-
 #include <cassert>
 #include <cstdint>
 #include <memory>

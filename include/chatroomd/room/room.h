@@ -9,7 +9,6 @@
 #pragma once
 
 #include <boost/intrusive/list.hpp>
-
 #include <cstdint>
 #include <memory>
 #include <optional>

@@ -3,9 +3,8 @@
 // Other threads reach its rooms with the Post* calls, which hand the work to its loop.
 #pragma once
 
-#include <boost/asio/steady_timer.hpp>
-
 #include <atomic>
+#include <boost/asio/steady_timer.hpp>
 #include <cassert>
 #include <cstdint>
 #include <memory>

@@ -30,8 +30,7 @@ namespace chatroomd::sect {
 
 class RoomService {
  public:
-  RoomService(const config::LoadedConfig& config, store::Store& store,
-              metrics::Registry& registry);
+  RoomService(const config::LoadedConfig& config, store::Store& store, metrics::Registry& registry);
   ~RoomService();
   RoomService(const RoomService&) = delete;
   RoomService& operator=(const RoomService&) = delete;

@@ -120,27 +120,25 @@ struct StoreStats {
 template <typename T>
 void Complete(Loop* loop, std::function<void(T)> done, T result) {
   if (!loop) return done(std::move(result));
-  loop->Post([done = std::move(done), result = std::move(result)]() mutable {
-    done(std::move(result));
-  });
+  loop->Post(
+      [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
 }
 
 // `done` made to run on `loop` (posted there), or `done` itself when `loop` is null.
 template <typename T>
 std::function<void(T)> CompleteOn(Loop* loop, std::function<void(T)> done) {
   if (!loop) return done;
-  return [loop, done = std::move(done)](T result) mutable {
-    Complete(loop, done, std::move(result));
-  };
+  return
+      [loop, done = std::move(done)](T result) mutable { Complete(loop, done, std::move(result)); };
 }
 
 class Store {
  public:
-  static constexpr uint64_t kLatencyBucketsUs[] = {100, 250, 500, 1000, 2500, 5000,
+  static constexpr uint64_t kLatencyBucketsUs[] = {100,   250,   500,   1000,   2500,  5000,
                                                    10000, 25000, 50000, 100000, 250000};
 
-  static constexpr uint64_t kBatchSizeBuckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512,
-                                                   1024, 4096};
+  static constexpr uint64_t kBatchSizeBuckets[] = {1,  2,   4,   8,   16,   32,
+                                                   64, 128, 256, 512, 1024, 4096};
 
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
   virtual ~Store() = default;

@@ -7,13 +7,10 @@
 // The store is wrapped so that a test can hold back write completions and release them in one
 // turn of the room's loop: several messages then become visible in one wake, deterministically
 // (and priority reads from the store can be held back the same way).
-#include "chatroomd/room/room.h"
-
 #include <gtest/gtest.h>
 
-#include <boost/json/parse.hpp>
-
 #include <atomic>
+#include <boost/json/parse.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -23,9 +20,10 @@
 #include <optional>
 #include <thread>
 
+#include "chatroomd/room/room.h"
 #include "chatroomd/room/room_host.h"
-#include "room_fakes.h"
 #include "proto/chatroomd/api.pb.h"
+#include "room_fakes.h"
 
 namespace chatroomd::room {
 namespace {
@@ -62,25 +60,22 @@ class GatedStore : public store::Store {
                std::function<void(Result<store::HistoryPage>)> done) override {
     real_.History(std::move(room), before, limit, done_loop, std::move(done));
   }
-  void PriorityAfter(
-      std::string room, uint64_t after, uint32_t limit, Loop* done_loop,
-      std::function<void(Result<std::vector<store::MessageRecord>>)> done) override {
+  void PriorityAfter(std::string room, uint64_t after, uint32_t limit, Loop* done_loop,
+                     std::function<void(Result<std::vector<store::MessageRecord>>)> done) override {
     auto on_loop = store::CompleteOn(done_loop, std::move(done));
-    real_.PriorityAfter(
-        std::move(room), after, limit, nullptr,
-        [this, on_loop](Result<std::vector<store::MessageRecord>> r) mutable {
-          std::unique_lock lock(mu_);
-          if (reads_gated_) {
-            reads_.push_back([on_loop, r]() mutable { on_loop(std::move(r)); });
-            cv_.notify_all();
-            return;
-          }
-          lock.unlock();
-          on_loop(std::move(r));
-        });
+    real_.PriorityAfter(std::move(room), after, limit, nullptr,
+                        [this, on_loop](Result<std::vector<store::MessageRecord>> r) mutable {
+                          std::unique_lock lock(mu_);
+                          if (reads_gated_) {
+                            reads_.push_back([on_loop, r]() mutable { on_loop(std::move(r)); });
+                            cv_.notify_all();
+                            return;
+                          }
+                          lock.unlock();
+                          on_loop(std::move(r));
+                        });
   }
-  void LookupDedup(std::string room, std::string sender, std::string client_msg_id,
-                   Loop* done_loop,
+  void LookupDedup(std::string room, std::string sender, std::string client_msg_id, Loop* done_loop,
                    std::function<void(Result<std::optional<uint64_t>>)> done) override {
     real_.LookupDedup(std::move(room), std::move(sender), std::move(client_msg_id), done_loop,
                       std::move(done));
@@ -276,10 +271,18 @@ class EdgeRoomTest : public ::testing::Test {
     On([&](Room& r) { p.set_value(op(r)); });
     return p.get_future().get();
   }
-  int64_t Online() { return Eval<int64_t>([](Room& r) { return r.online(); }); }
-  size_t EdgeCount() { return Eval<size_t>([](Room& r) { return r.edge_count(); }); }
-  int64_t EdgeHeld() { return Eval<int64_t>([](Room& r) { return r.edge_held(); }); }
-  size_t HeldCount() { return Eval<size_t>([](Room& r) { return r.held_count(); }); }
+  int64_t Online() {
+    return Eval<int64_t>([](Room& r) { return r.online(); });
+  }
+  size_t EdgeCount() {
+    return Eval<size_t>([](Room& r) { return r.edge_count(); });
+  }
+  int64_t EdgeHeld() {
+    return Eval<int64_t>([](Room& r) { return r.edge_held(); });
+  }
+  size_t HeldCount() {
+    return Eval<size_t>([](Room& r) { return r.held_count(); });
+  }
   Cursor Head() {
     uint64_t h = Eval<uint64_t>([](Room& r) { return r.head(); });
     return {h, h};
@@ -730,7 +733,7 @@ TEST_F(EdgeRoomTest, UnsubscribeOnlyByTheCurrentGeneration) {
 
   Loop other_loop("front-2", 2);
   FakeEdge other(other_loop);
-  Unsubscribe(&other, g1);  // another edge
+  Unsubscribe(&other, g1);              // another edge
   Unsubscribe(edge_.get(), g1 + 1000);  // a generation it never had
   EXPECT_EQ(EdgeCount(), 1u);
   Unsubscribe(edge_.get(), g1);

@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
-
 #include <chrono>
 #include <condition_variable>
 #include <deque>

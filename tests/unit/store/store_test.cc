@@ -528,8 +528,8 @@ TEST_F(StoreTest, CloseCompletesPendingWritesAndRejectsLaterCalls) {
   EXPECT_EQ(failed.load(), 1u);  // the rejected probe
   EXPECT_EQ(store_->Stats().pending, 0u);
 
-  auto load =
-      Await<Result<RoomSnapshot>>([&](auto done) { store_->LoadRoom("r", 1, 1, nullptr, std::move(done)); });
+  auto load = Await<Result<RoomSnapshot>>(
+      [&](auto done) { store_->LoadRoom("r", 1, 1, nullptr, std::move(done)); });
   EXPECT_FALSE(load.ok());
   auto dedup = Await<Result<std::optional<uint64_t>>>(
       [&](auto done) { store_->LookupDedup("r", "a", "b", nullptr, std::move(done)); });
