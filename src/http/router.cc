@@ -236,6 +236,9 @@ void Router::HandleSend(RoomRequest& r, room::Caller caller) {
   if (body.has_type() && !IsValidMessageType(body.type())) {
     return Fail(r, BadRequest("type must match [a-z0-9_.-]{1,32}"));
   }
+  if (body.body().empty() && (!body.has_type() || body.type() == "text")) {
+    return Fail(r, BadRequest("a text message needs a non-empty body"));
+  }
   if (body.has_client_msg_id() && !IsValidClientMsgId(body.client_msg_id())) {
     return Fail(r, BadRequest("client_msg_id must be 1 to 128 visible ASCII characters"));
   }

@@ -313,12 +313,13 @@ TEST_F(HttpTest, AcceptAndContentTypeFollowTheMediaTypeRules) {
             "application/json");
   EXPECT_EQ(join("application/json;q=0.5, application/x-protobuf").Header("Content-Type"),
             "application/x-protobuf");
-  // Content-Type names a binary body whatever its case: an empty body is a valid binary
-  // SendRequest, where as JSON it is no JSON at all (400).
+  // Content-Type names a binary body whatever its case: these bytes are a valid binary
+  // SendRequest ({body: "x"}), where as JSON they are no JSON at all (400).
   const std::string send = "/v1/rooms/" + room + "/messages";
-  Response as_json = c.Request("POST", send, "", {{"X-User-Id", "alice"}});
+  const std::string body_x("\x0a\x01x", 3);
+  Response as_json = c.Request("POST", send, body_x, {{"X-User-Id", "alice"}});
   EXPECT_TRUE(IsError(as_json, 400, "bad_request")) << as_json;
-  Response binary = c.Request("POST", send, "",
+  Response binary = c.Request("POST", send, body_x,
                               {{"X-User-Id", "alice"}, {"Content-Type", "Application/X-Protobuf"}});
   EXPECT_EQ(binary.status, 200) << binary;
 }

@@ -61,8 +61,8 @@ TEST_F(SendTest, AcceptedBodies) {
     std::string type;
   };
   const std::vector<Case> cases = {
-      {R"({})", "", "text"},  // body absent: ""
-      {R"({"body":""})", "", "text"},
+      {R"({"type":"like"})", "", "like"},  // body absent: "", fine for a type other than text
+      {R"({"body":"","type":"gift"})", "", "gift"},
       {R"({"body":"x","type":"a.b-c_9"})", "x", "a.b-c_9"},
       {R"({"body":"x","type":")" + Repeat('t', 32) + R"("})", "x", Repeat('t', 32)},
       {R"({"body":"x","unknown":{"a":[1,2]},"other":null})", "x", "text"},
@@ -98,6 +98,9 @@ TEST_F(SendTest, BadInputIsRejectedAndChangesNothing) {
     std::string code;
   };
   const std::vector<Case> cases = {
+      {R"({})", 400, "bad_request"},  // a text message needs a body
+      {R"({"body":""})", 400, "bad_request"},
+      {R"({"body":"","type":"text"})", 400, "bad_request"},
       {R"({"body":"x","type":"Text"})", 400, "bad_request"},
       {R"({"body":"x","type":""})", 400, "bad_request"},
       {R"({"body":"x","type":")" + Repeat('t', 33) + R"("})", 400, "bad_request"},

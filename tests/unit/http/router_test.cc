@@ -184,6 +184,10 @@ TEST_F(RouterTest, BadBodiesAre400Or413) {
   Request garbage = Req(verb::post, "/v1/rooms/r1/messages", "alice", "\xff\xff");
   garbage.protobuf_body = true;
   ExpectRouterError(Ask(std::move(garbage)), 400, "bad_request");
+  // A text message needs a body; other types may go without.
+  ExpectRouterError(send("{}"), 400, "bad_request");
+  ExpectRouterError(send("{\"body\":\"\",\"type\":\"text\"}"), 400, "bad_request");
+  EXPECT_EQ(send("{\"type\":\"like\"}").response->status, 200);
   // At the bound: accepted.
   EXPECT_EQ(send("{\"body\":\"" + std::string(4096, 'x') + "\"}").response->status, 200);
 }
