@@ -51,11 +51,11 @@ class Connection final : public Exchange, public std::enable_shared_from_this<Co
   Loop& loop() override;
   void Deliver(uint64_t serial, WirePtr response) override;
   room::Edge* edge() override;
+  void PollAtRoom(const std::string& room_id) override { poll_room_ = room_id; }
 
   // Exchange: for the router, while it handles the current request.
   uint64_t serial() const override { return serial_; }
   void set_endpoint(metrics::Endpoint e) override { endpoint_ = e; }
-  void set_poll_room(std::string room) override { poll_room_ = std::move(room); }
   void ReplyLater(WirePtr response) override;
   void CloseAfterAnswer() override { close_after_write_ = true; }
   room::ClientPtr self() override { return shared_from_this(); }

@@ -18,9 +18,6 @@ class Exchange : public room::Client {
   virtual uint64_t serial() const = 0;
   // Which endpoint the request was for (metrics).
   virtual void set_endpoint(metrics::Endpoint e) = 0;
-  // The poll in progress waits at this room (at the room or its edge); a disconnect cancels
-  // it there.
-  virtual void set_poll_room(std::string room) = 0;
   // Answers the current request from the front loop itself (posted, never re-entrant).
   virtual void ReplyLater(WirePtr response) = 0;
   // The current request's answer ends the connection (the stream cannot be trusted).

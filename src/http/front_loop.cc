@@ -24,11 +24,17 @@ FrontLoop::FrontLoop(uint32_t index, metrics::ThreadMetrics& m, sect::RoomServic
       epoll_watch(loop->context()) {
   if (epoll_fd < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
   epoll_watch.assign(epoll_fd);
-  if (rooms) edge = rooms->AddFrontLoop(*loop, wheel, m);
+  if (rooms) {
+    edge = rooms->AddFrontLoop(*loop, wheel, m);
+    rooms_ = rooms;
+  }
 }
 
 FrontLoop::~FrontLoop() {
   loop->Abort();
+  // The edge borrows this loop and its wheel: it goes first, letting go of its polls.
+  if (rooms_) rooms_->RemoveFrontLoop(edge);
+  edge = nullptr;
   // Connections still open: close them (their timers and held polls go with them).
   while (!open.empty()) open.front().Close();
   error_code ec;

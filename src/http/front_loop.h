@@ -57,11 +57,14 @@ struct FrontLoop {
       Connection, boost::intrusive::member_hook<Connection, ConnectionHook, &Connection::open_hook>,
       boost::intrusive::constant_time_size<false>>
       open;
-  // Holds polls at a room's head right here (room/front_edge.h; owned by the sects).
+  // Holds polls at a room's head right here (room/front_edge.h; owned by the sects, removed
+  // when this loop goes: the sects must outlive it).
   room::Edge* edge = nullptr;
 
  private:
   void RunSocketEvents();
+
+  sect::RoomService* rooms_ = nullptr;
 };
 
 }  // namespace chatroomd::http

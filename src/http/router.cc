@@ -219,7 +219,6 @@ void Router::HandlePoll(RoomRequest& r, room::Caller caller) {
       args.limit = static_cast<uint32_t>(*v);
     }
   }
-  r.ex.set_poll_room(r.room);
   deps_.rooms->Poll(r.room, std::move(caller), args);
 }
 

@@ -21,7 +21,8 @@ WirePtr ReadAnswer(const RoomLog& log, std::string_view room, Cursor cursor, uin
                    BodyFormat format, int64_t online);
 
 // Poll answers for (cursor, limit, format), each read once per wake of the room: waiters with
-// the same cursor, limit and format get the very same bytes.
+// the same cursor, limit and format get the very same bytes. Lives for one wake on the room's
+// loop; borrows the room's log and id.
 class AnswerCache {
  public:
   AnswerCache(const RoomLog& log, std::string_view room, int64_t online)

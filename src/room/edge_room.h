@@ -20,6 +20,7 @@ struct EdgeWaitList
                              boost::intrusive::member_hook<EdgeWait, WaitHook, &EdgeWait::hook>,
                              boost::intrusive::constant_time_size<false>> {};
 
+// What one FrontEdge knows of one room: owned by that edge, touched only on its loop.
 struct EdgeRoom {
   FrontEdge* owner = nullptr;
   std::string id;

@@ -13,12 +13,16 @@
 
 namespace chatroomd::room {
 
+namespace {
+
 template <typename... F>
 struct Overloaded : F... {
   using F::operator()...;
 };
 template <typename... F>
 Overloaded(F...) -> Overloaded<F...>;
+
+}  // namespace
 
 Room::Room(RoomHost& host, std::string id)
     : host_(host),
@@ -29,8 +33,9 @@ Room::Room(RoomHost& host, std::string id)
       edges_(std::make_unique<EdgeSubscriptions>()) {}
 
 Room::~Room() {
-  // Only unloaded when idle, so nothing is held; release defensively all the same.
-  ReleaseAllHeld();
+  // Unloaded only when idle, or destroyed after its loop stopped: nothing is held; release
+  // defensively all the same (off the loop, so not through the asserting ReleaseAllHeld).
+  ReleaseHeld();
 }
 
 void Room::AssertOnHomeLoop() const { assert(host_.loop().InLoop()); }

@@ -135,6 +135,10 @@ void Room::CancelPoll(Client& client, uint64_t serial) {
 
 void Room::ReleaseAllHeld() {
   AssertOnHomeLoop();
+  ReleaseHeld();
+}
+
+void Room::ReleaseHeld() {
   DeliveryBatch batch;
   while (!held_.empty()) {
     HeldPoll& h = held_.front();

@@ -16,7 +16,7 @@ namespace {
 // Takes one token from the user's send bucket; the seconds to wait when it is empty.
 std::optional<int> TakeSendToken(presence::OnlineEntry& entry, const RoomSettings& s,
                                  int64_t now_ms) {
-  if (entry.refill_ms == 0) {  // first send: a full bucket
+  if (entry.refill_ms == presence::OnlineEntry::kBucketUnused) {  // first send: a full bucket
     entry.tokens = s.send_burst;
     entry.refill_ms = now_ms;
   }

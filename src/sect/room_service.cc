@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cassert>
 
 #include "chatroomd/common/ids.h"
 #include "chatroomd/config/config.h"
@@ -75,6 +76,7 @@ struct RoomService::Impl final : room::RoomDirectory {
   std::shared_ptr<const room::RoomSettings> settings;
   // One per front loop; each touched only on its loop.
   std::vector<std::unique_ptr<room::FrontEdge>> edges;
+  bool started = false;
 };
 
 RoomService::RoomService(const config::LoadedConfig& config, store::Store& store,
@@ -100,12 +102,24 @@ RoomService::~RoomService() { Stop(); }
 
 room::Edge* RoomService::AddFrontLoop(Loop& loop, TimerWheel& wheel,
                                       metrics::ThreadMetrics& metrics) {
+  assert(!impl_->started && "front loops register before Start");
   impl_->edges.push_back(std::make_unique<room::FrontEdge>(loop, wheel, *impl_, impl_->settings,
                                                            impl_->shared, metrics));
   return impl_->edges.back().get();
 }
 
+void RoomService::RemoveFrontLoop(room::Edge* edge) {
+  // The front loop has stopped: its edge lets go of what it holds and goes, before the loop
+  // and the timer wheel it borrows do.
+  std::erase_if(impl_->edges, [&](const std::unique_ptr<room::FrontEdge>& e) {
+    if (e.get() != edge) return false;
+    e->Detach();
+    return true;
+  });
+}
+
 void RoomService::Start() {
+  impl_->started = true;
   for (auto& sect : impl_->sects) {
     for (size_t i = 0; i < sect.loops.size(); ++i) {
       sect.loops[i]->Start();
@@ -163,29 +177,33 @@ std::string RoomService::SectOf(const std::string& room_id) const {
   return impl_->sects[impl_->routing->Find(room_id, RoomHash(room_id)).sect].name;
 }
 
-void RoomService::Dispatch(const std::string& room_id, room::Caller caller, room::Request request) {
-  if (room::FrontEdge* edge = impl_->EdgeOf(caller)) edge->Flush();
+void RoomService::Dispatch(const std::string& room_id, room::Caller caller, room::Request request,
+                           room::FrontEdge* edge) {
+  if (edge) edge->Flush();
   impl_->HostOf(room_id).Post(room_id, std::move(caller), std::move(request));
 }
 
 void RoomService::Join(const std::string& room_id, room::Caller caller, room::JoinArgs args) {
-  Dispatch(room_id, std::move(caller), args);
+  room::FrontEdge* edge = impl_->EdgeOf(caller);
+  Dispatch(room_id, std::move(caller), args, edge);
 }
 
 void RoomService::Poll(const std::string& room_id, room::Caller caller, room::PollArgs args) {
   // At the room's head, the caller's front loop can hold the poll without the room.
-  if (room::FrontEdge* edge = impl_->EdgeOf(caller); edge && edge->TryHold(room_id, caller, args)) {
-    return;
-  }
-  Dispatch(room_id, std::move(caller), std::move(args));
+  room::FrontEdge* edge = impl_->EdgeOf(caller);
+  if (edge && edge->TryHold(room_id, caller, args)) return;
+  caller.client->PollAtRoom(room_id);
+  Dispatch(room_id, std::move(caller), std::move(args), edge);
 }
 
 void RoomService::Send(const std::string& room_id, room::Caller caller, room::SendArgs args) {
-  Dispatch(room_id, std::move(caller), std::move(args));
+  room::FrontEdge* edge = impl_->EdgeOf(caller);
+  Dispatch(room_id, std::move(caller), std::move(args), edge);
 }
 
 void RoomService::Leave(const std::string& room_id, room::Caller caller) {
-  Dispatch(room_id, std::move(caller), room::LeaveArgs{});
+  room::FrontEdge* edge = impl_->EdgeOf(caller);
+  Dispatch(room_id, std::move(caller), room::LeaveArgs{}, edge);
 }
 
 void RoomService::History(const std::string& room_id, room::Caller caller, room::HistoryArgs args) {
@@ -207,7 +225,7 @@ void RoomService::History(const std::string& room_id, room::Caller caller, room:
 }
 
 void RoomService::CancelPoll(const std::string& room_id, room::ClientPtr client, uint64_t serial) {
-  if (client->edge_waiting()) return room::CancelEdgeWait(*client);
+  // (A poll the client's own edge holds is cancelled on its loop: room::CancelEdgeWait.)
   impl_->HostOf(room_id).PostCancelPoll(std::move(client), serial);
 }
 

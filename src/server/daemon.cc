@@ -194,8 +194,9 @@ int RunDaemon(const DaemonOptions& options) {
   server->Stop();
   rooms->Stop();
   store->Close();
-  rooms.reset();
+  // The server's front loops hand their edges back to the rooms as they go: server first.
   server.reset();
+  rooms.reset();
   spdlog::info("stopped");
   return 0;
 }

@@ -3,9 +3,11 @@
 // Owns a lock-free MPSC queue of WriteRequests and the thread that drains it. Any thread may
 // Push(); the push is a lock-free enqueue plus, only when the writer may be asleep, one
 // semaphore release: no mutex on the submit path. The writer folds up to max_batch queued
-// requests into one rocksdb::WriteBatch, writes it (synced when sync_wal), then runs every
-// request's completion in submission order on the writer thread. While one batch is being
-// synced, the next one accumulates in the queue, so batches grow with load.
+// requests into one rocksdb::WriteBatch, writes it (synced when sync_wal), then completes every
+// request: one post per loop named by the requests (their completions in submission order in
+// it), the others right on the writer thread. Completions must not throw (no exceptions on the
+// data plane): one that did would cut short the others of its loop's post. While one batch is
+// being synced, the next one accumulates in the queue, so batches grow with load.
 #pragma once
 
 #include <array>

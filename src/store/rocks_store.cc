@@ -196,8 +196,8 @@ void RocksStore::LoadRoom(std::string room, uint32_t window_size, uint32_t prior
   using R = Result<RoomSnapshot>;
   if (!Enter()) return Complete<R>(done_loop, std::move(done), ClosedError());
   boost::asio::post(*readers_, [this, room = std::move(room), window_size, priority_size, done_loop,
-                                done = std::move(done)] {
-    Complete<R>(done_loop, done, reader_->LoadRoom(room, window_size, priority_size));
+                                done = std::move(done)]() mutable {
+    Complete<R>(done_loop, std::move(done), reader_->LoadRoom(room, window_size, priority_size));
   });
   Leave();
 }
@@ -206,10 +206,10 @@ void RocksStore::History(std::string room, std::optional<uint64_t> before, uint3
                          Loop* done_loop, std::function<void(Result<HistoryPage>)> done) {
   using R = Result<HistoryPage>;
   if (!Enter()) return Complete<R>(done_loop, std::move(done), ClosedError());
-  boost::asio::post(
-      *readers_, [this, room = std::move(room), before, limit, done_loop, done = std::move(done)] {
-        Complete<R>(done_loop, done, reader_->History(room, before, limit));
-      });
+  boost::asio::post(*readers_, [this, room = std::move(room), before, limit, done_loop,
+                                done = std::move(done)]() mutable {
+    Complete<R>(done_loop, std::move(done), reader_->History(room, before, limit));
+  });
   Leave();
 }
 
@@ -217,10 +217,10 @@ void RocksStore::PriorityAfter(std::string room, uint64_t after, uint32_t limit,
                                std::function<void(Result<std::vector<MessageRecord>>)> done) {
   using R = Result<std::vector<MessageRecord>>;
   if (!Enter()) return Complete<R>(done_loop, std::move(done), ClosedError());
-  boost::asio::post(
-      *readers_, [this, room = std::move(room), after, limit, done_loop, done = std::move(done)] {
-        Complete<R>(done_loop, done, reader_->PriorityAfter(room, after, limit));
-      });
+  boost::asio::post(*readers_, [this, room = std::move(room), after, limit, done_loop,
+                                done = std::move(done)]() mutable {
+    Complete<R>(done_loop, std::move(done), reader_->PriorityAfter(room, after, limit));
+  });
   Leave();
 }
 
@@ -229,11 +229,11 @@ void RocksStore::LookupDedup(std::string room, std::string sender, std::string c
                              std::function<void(Result<std::optional<uint64_t>>)> done) {
   using R = Result<std::optional<uint64_t>>;
   if (!Enter()) return Complete<R>(done_loop, std::move(done), ClosedError());
-  boost::asio::post(
-      *readers_, [this, room = std::move(room), sender = std::move(sender),
-                  client_msg_id = std::move(client_msg_id), done_loop, done = std::move(done)] {
-        Complete<R>(done_loop, done, reader_->LookupDedup(room, sender, client_msg_id));
-      });
+  boost::asio::post(*readers_, [this, room = std::move(room), sender = std::move(sender),
+                                client_msg_id = std::move(client_msg_id), done_loop,
+                                done = std::move(done)]() mutable {
+    Complete<R>(done_loop, std::move(done), reader_->LookupDedup(room, sender, client_msg_id));
+  });
   Leave();
 }
 

@@ -30,6 +30,8 @@ struct ServerDeps {
   const std::atomic<bool>* ready = nullptr;
 };
 
+// `deps.rooms` must outlive the server: its front loops register their edges there and remove
+// them when they go.
 class HttpServer {
  public:
   explicit HttpServer(ServerDeps deps);

@@ -7,6 +7,7 @@
 
 #include <boost/intrusive/list.hpp>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <unordered_map>
 
@@ -21,8 +22,9 @@ struct OnlineEntry {
   uint32_t held = 0;                              // polls of this user held in the room
   bool left = false;                              // left while a poll was still held
   // The room's send-rate bucket for this user (kept here: one map per room, not two).
+  static constexpr int64_t kBucketUnused = std::numeric_limits<int64_t>::min();
   double tokens = 0;
-  int64_t refill_ms = 0;  // 0: not used yet
+  int64_t refill_ms = kBucketUnused;  // no send yet: the bucket is full
 };
 
 class OnlineTable {

@@ -59,6 +59,8 @@ struct EdgeWait : TimerNode {
   int64_t told_ms = 0;  // when the room last heard that this user polls
 };
 
+// Whoever waits for a room's answers. Lives on one loop (loop()); the room holding its poll
+// and its loop's edge each own one part of it, as said above.
 class Client {
  public:
   virtual ~Client() = default;
@@ -69,6 +71,9 @@ class Client {
   virtual void Deliver(uint64_t serial, WirePtr response) = 0;
   // The edge of the client's loop, if it has one (edge.h).
   virtual Edge* edge() { return nullptr; }
+  // On loop(): the poll in progress goes to room `room_id`'s loop (it is not, or no longer,
+  // held by the edge): a client that goes away cancels it there (RoomService::CancelPoll).
+  virtual void PollAtRoom(const std::string& room_id) {}
 
   // On loop(): true while the loop's edge holds a poll of this client.
   bool edge_waiting() const { return edge_wait.hook.is_linked(); }

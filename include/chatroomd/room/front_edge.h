@@ -1,11 +1,13 @@
 // A front loop's edge (edge.h): it holds polls at the head of rooms that subscribed it, on
 // the front loop itself, answers them when the room grows, times them out on the front
 // loop's timer wheel, and tells the rooms who polled. One per front loop, created and owned
-// by the sects (sect::RoomService), touched only on its loop.
+// by the sects (sect::RoomService::AddFrontLoop), touched only on its loop. It borrows the
+// front loop's Loop and TimerWheel: the front loop removes it (RemoveFrontLoop) before they go.
 //
 // Cost on the hot path: holding a poll links the client's EdgeWait into two intrusive lists
-// (no allocation); a growth writes the room's prebuilt bytes to every waiter; reports go to
-// the room once per rooms.edge_report_delay_ms, however many polls came.
+// and notes the user's id for the next report (one string copy); a growth writes the room's
+// prebuilt bytes to every waiter; reports go to the room once per
+// rooms.edge_report_delay_ms, however many polls came.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>

@@ -104,6 +104,8 @@ class Room {
   void Hold(Caller caller, Cursor cursor, uint32_t limit, uint32_t timeout_ms,
             presence::OnlineEntry& user);
   void Unhold(HeldPoll& held);
+  // Answers every held poll as timed out (ReleaseAllHeld without the loop check).
+  void ReleaseHeld();
   static void OnHeldTimeout(TimerNode* node);
   WirePtr TimeoutResponse(const HeldPoll& held) const;
   void ScheduleWake();

@@ -5,8 +5,9 @@
 // every front loop that registers. No lock on this path: the routing table is an immutable
 // snapshot and every room is touched on one loop only.
 //
-// Calls come from front loops (the caller's client lives there); Start, Drain, Stop and
-// AddFrontLoop from the main thread.
+// Calls come from front loops (the caller's client lives there); Start, Drain, Stop,
+// AddFrontLoop and RemoveFrontLoop from the main thread. The service outlives the front loops
+// that registered (the HTTP server): each removes its edge when it goes.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,10 @@ namespace chatroomd::store {
 class Store;
 }  // namespace chatroomd::store
 
+namespace chatroomd::room {
+class FrontEdge;
+}  // namespace chatroomd::room
+
 namespace chatroomd::sect {
 
 class RoomService {
@@ -38,13 +43,16 @@ class RoomService {
   // Before Start: a front loop whose clients' polls may be held on it. Returns its edge, for
   // its clients' Client::edge().
   room::Edge* AddFrontLoop(Loop& loop, TimerWheel& wheel, metrics::ThreadMetrics& metrics);
+  // After that front loop has stopped, before its loop and wheel go: its edge lets go of what
+  // it still holds, without the rooms, and is destroyed.
+  void RemoveFrontLoop(room::Edge* edge);
   // Starts every sect loop (and the front loops' edges, on their loops).
   void Start();
   // Answers every held poll, the rooms' and the edges'; from then on polls are answered at
   // once.
   void Drain();
   // Stops the loops (after Drain and once the store has no pending writes). The front loops
-  // must have stopped already: their edges let go of what they still hold.
+  // must have stopped already: edges still registered let go of what they hold.
   void Stop();
 
   // On the caller's loop. The answer is delivered to the caller's client.
@@ -65,9 +73,10 @@ class RoomService {
 
  private:
   struct Impl;
-  // Hands `request` to the room's home loop, after the caller's edge has reported the polls it
-  // took (a room hears of those before any later request from that loop).
-  void Dispatch(const std::string& room_id, room::Caller caller, room::Request request);
+  // Hands `request` to the room's home loop, after the caller's edge (if any) has reported the
+  // polls it took (a room hears of those before any later request from that loop).
+  void Dispatch(const std::string& room_id, room::Caller caller, room::Request request,
+                room::FrontEdge* edge);
 
   std::unique_ptr<Impl> impl_;
 };

@@ -124,14 +124,6 @@ void Complete(Loop* loop, std::function<void(T)> done, T result) {
       [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
 }
 
-// `done` made to run on `loop` (posted there), or `done` itself when `loop` is null.
-template <typename T>
-std::function<void(T)> CompleteOn(Loop* loop, std::function<void(T)> done) {
-  if (!loop) return done;
-  return
-      [loop, done = std::move(done)](T result) mutable { Complete(loop, done, std::move(result)); };
-}
-
 class Store {
  public:
   static constexpr uint64_t kLatencyBucketsUs[] = {100,   250,   500,   1000,   2500,  5000,

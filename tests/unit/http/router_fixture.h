@@ -59,7 +59,7 @@ class FakeExchange final : public Exchange, public std::enable_shared_from_this<
   // Exchange
   uint64_t serial() const override { return serial_; }
   void set_endpoint(metrics::Endpoint e) override { endpoint = e; }
-  void set_poll_room(std::string room) override { poll_room = std::move(room); }
+  void PollAtRoom(const std::string& room_id) override { poll_room = room_id; }
   void ReplyLater(WirePtr response) override {
     loop_.Post([self = shared_from_this(), serial = serial_, response = std::move(response)] {
       self->Record({serial, response, Via::kReplyLater, self->loop_.InLoop()});

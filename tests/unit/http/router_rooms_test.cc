@@ -1,7 +1,7 @@
 // Router (src/http/router.h), each room endpoint handed to the real rooms (sect::RoomService)
 // and answered through the exchange (Deliver on the client loop): join with its cursor, send
 // with its seq, poll (at once, held until a send, cancelled through the router, held by the
-// client loop's edge), leave, history with next_before; set_endpoint and set_poll_room as each
+// client loop's edge), leave, history with next_before; set_endpoint and PollAtRoom as each
 // endpoint needs; protobuf answers when Accept asks for them. Contract: docs/api.md.
 #include <gtest/gtest.h>
 
@@ -216,14 +216,14 @@ TEST_F(RouterEdgeTest, PollsAtTheHeadAreHeldByTheClientLoopsEdge) {
   bool held_here = false;
   OnClient([&] { held_here = at_edge->edge_waiting(); });
   ASSERT_TRUE(held_here) << "the poll at the head went to the room again";
-  EXPECT_EQ(at_edge->poll_room, "r1");
+  EXPECT_FALSE(at_edge->poll_room) << "held at the edge: nothing to cancel at the room";
 
-  // A second one at the edge is cancelled through the router.
+  // A second one at the edge is cancelled on the client's loop, as a closing connection does.
   auto gone = Handle(Req(verb::get, target));
   bool waiting = false;
   OnClient([&] {
     waiting = gone->edge_waiting();
-    router_->CancelPoll("r1", gone, gone->serial());
+    room::CancelEdgeWait(*gone);
   });
   ASSERT_TRUE(waiting);
   OnClient([&] { waiting = gone->edge_waiting(); });

@@ -48,7 +48,7 @@ class GatedStore : public store::Store {
         return;
       }
       lock.unlock();
-      if (done) store::CompleteOn(loop, std::move(done))(std::move(s));
+      if (done) store::Complete<Status>(loop, std::move(done), std::move(s));
     };
     real_.Submit(std::move(request));
   }
@@ -62,17 +62,21 @@ class GatedStore : public store::Store {
   }
   void PriorityAfter(std::string room, uint64_t after, uint32_t limit, Loop* done_loop,
                      std::function<void(Result<std::vector<store::MessageRecord>>)> done) override {
-    auto on_loop = store::CompleteOn(done_loop, std::move(done));
+    using R = Result<std::vector<store::MessageRecord>>;
+    // Read on a reader thread; the result then goes to `done_loop`, now or when released.
     real_.PriorityAfter(std::move(room), after, limit, nullptr,
-                        [this, on_loop](Result<std::vector<store::MessageRecord>> r) mutable {
+                        [this, done_loop, done = std::move(done)](R r) {
+                          auto deliver = [done_loop, done, r = std::make_shared<R>(std::move(r))] {
+                            store::Complete<R>(done_loop, done, *r);
+                          };
                           std::unique_lock lock(mu_);
                           if (reads_gated_) {
-                            reads_.push_back([on_loop, r]() mutable { on_loop(std::move(r)); });
+                            reads_.push_back(std::move(deliver));
                             cv_.notify_all();
                             return;
                           }
                           lock.unlock();
-                          on_loop(std::move(r));
+                          deliver();
                         });
   }
   void LookupDedup(std::string room, std::string sender, std::string client_msg_id, Loop* done_loop,
