@@ -265,6 +265,14 @@ flatten() {
   }'
 }
 
+# describe_bin BIN: which build a binary is, without this machine's paths: the commit of the
+# checkout it was built in (when it is in one), its sha256 prefix and modification time.
+describe_bin() {
+  local commit
+  commit=$(git -C "$(dirname "$1")" rev-parse --short HEAD 2>/dev/null) || commit=
+  echo "chatroomd${commit:+ built from commit $commit} (sha256 $(sha256sum "$1" | cut -c1-12), modified $(date -u -r "$1" +%Y-%m-%dT%H:%M:%SZ))"
+}
+
 declare -A V      # V[scenario.server#round.key] = value of one run
 declare -A FAIL   # FAIL[scenario.server#round] = reason
 failures=0
@@ -480,7 +488,7 @@ machine() {
     echo "- crload --workers $workers; chatroomd with config/chatroomd.textproto but \`store { sync_wal: false }\` (--no-sync-wal: acknowledged sends survive a process crash, not a machine crash)"
   fi
   if [[ -n $before_bin ]]; then
-    echo "- before (--before): \`$before_bin\` (sha256 $(sha256sum "$before_bin" | cut -c1-12), modified $(date -u -r "$before_bin" +%Y-%m-%dT%H:%M:%SZ)), run exactly like chatroomd (\`$chatroomd_bin\`, sha256 $(sha256sum "$chatroomd_bin" | cut -c1-12)): same config, same crload settings, in every scenario chatroomd runs in"
+    echo "- before (--before): $(describe_bin "$before_bin"), run exactly like chatroomd ($(describe_bin "$chatroomd_bin")): same config, same crload settings, in every scenario chatroomd runs in"
   fi
   if [[ $repeat -gt 1 ]]; then
     local s order= order2= first=
