@@ -158,6 +158,7 @@ void FrontEdge::Forward(EdgeRoom& r, Cursor cursor, EdgeWaitList& waiters) {
     args.limit = w.limit;
     args.timeout_ms = static_cast<uint32_t>(std::max<int64_t>(1, w.deadline_ms - now));
     caller.client = Release(r, w);
+    caller.client->PollAtRoom(r.id);  // a client that goes away cancels it there now
     polls.emplace_back(std::move(caller), std::move(args));
   }
   MarkDirty(r);

@@ -151,6 +151,8 @@ TEST_F(FrontEdgeForwardTest, WaitersWithoutAResponseGoBackToTheRoomAndGetEveryPr
   for (auto& c : held) {
     WirePtr w = c->Next();
     ASSERT_TRUE(w) << "a waiter the edge could not answer was lost";
+    // Handed to the room: a client that went away would cancel it there.
+    EXPECT_EQ(c->poll_room(), kRoom);
     EXPECT_EQ(w->status, 200);
     EXPECT_EQ(BodiesOf(w), (std::vector<std::string>{"p1", "p2", "p3"})) << Body(w);
     EXPECT_EQ(CursorOf(w), (Cursor{3, 3}));

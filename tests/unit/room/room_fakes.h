@@ -70,6 +70,15 @@ class FakeClient : public Client {
   explicit FakeClient(Loop& loop, Edge* edge = nullptr) : loop_(loop), edge_(edge) {}
   Loop& loop() override { return loop_; }
   Edge* edge() override { return edge_; }
+  void PollAtRoom(const std::string& room_id) override {
+    std::lock_guard lock(mu_);
+    poll_room_ = room_id;
+  }
+  // The room its poll was last said to wait at (PollAtRoom), or "".
+  std::string poll_room() {
+    std::lock_guard lock(mu_);
+    return poll_room_;
+  }
   void Deliver(uint64_t serial, WirePtr response) override {
     std::lock_guard lock(mu_);
     answers_.emplace_back(serial, std::move(response));
@@ -94,6 +103,7 @@ class FakeClient : public Client {
   Edge* edge_;
   std::mutex mu_;
   std::condition_variable cv_;
+  std::string poll_room_;
   std::deque<std::pair<uint64_t, WirePtr>> answers_;
 };
 
