@@ -74,7 +74,8 @@ struct RoomService::Impl final : room::RoomDirectory {
   std::vector<Sect> sects;
   std::shared_ptr<const RoutingTable> routing;
   std::shared_ptr<const room::RoomSettings> settings;
-  // One per front loop; each touched only on its loop.
+  // One per front loop; each touched only on its loop. The list itself changes only before
+  // Start and once every front loop has stopped, so the front loops read it without a lock.
   std::vector<std::unique_ptr<room::FrontEdge>> edges;
   bool started = false;
 };

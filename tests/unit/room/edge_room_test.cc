@@ -22,115 +22,16 @@
 
 #include "chatroomd/room/room.h"
 #include "chatroomd/room/room_host.h"
+#include "gated_store.h"
 #include "proto/chatroomd/api.pb.h"
 #include "room_fakes.h"
 
 namespace chatroomd::room {
 namespace {
 
+using fakes::GatedStore;
+
 using namespace std::chrono_literals;
-
-// Forwards to a real store; while gated, completed writes are kept (not run) until Release.
-class GatedStore : public store::Store {
- public:
-  explicit GatedStore(store::Store& real) : real_(real) {}
-
-  void Submit(std::unique_ptr<store::WriteRequest> request) override {
-    // Kept back completions are run by the test on the room's loop; the others go there.
-    Loop* loop = request->done_loop;
-    request->done_loop = nullptr;
-    auto done = std::move(request->done);
-    request->done = [this, loop, done = std::move(done)](Status s) mutable {
-      std::unique_lock lock(mu_);
-      if (gated_) {
-        held_.emplace_back(std::move(done), std::move(s));
-        cv_.notify_all();
-        return;
-      }
-      lock.unlock();
-      if (done) store::Complete<Status>(loop, std::move(done), std::move(s));
-    };
-    real_.Submit(std::move(request));
-  }
-  void LoadRoom(std::string room, uint32_t window_size, uint32_t priority_size, Loop* done_loop,
-                std::function<void(Result<store::RoomSnapshot>)> done) override {
-    real_.LoadRoom(std::move(room), window_size, priority_size, done_loop, std::move(done));
-  }
-  void History(std::string room, std::optional<uint64_t> before, uint32_t limit, Loop* done_loop,
-               std::function<void(Result<store::HistoryPage>)> done) override {
-    real_.History(std::move(room), before, limit, done_loop, std::move(done));
-  }
-  void PriorityAfter(std::string room, uint64_t after, uint32_t limit, Loop* done_loop,
-                     std::function<void(Result<std::vector<store::MessageRecord>>)> done) override {
-    using R = Result<std::vector<store::MessageRecord>>;
-    // Read on a reader thread; the result then goes to `done_loop`, now or when released.
-    real_.PriorityAfter(std::move(room), after, limit, nullptr,
-                        [this, done_loop, done = std::move(done)](R r) {
-                          auto deliver = [done_loop, done, r = std::make_shared<R>(std::move(r))] {
-                            store::Complete<R>(done_loop, done, *r);
-                          };
-                          std::unique_lock lock(mu_);
-                          if (reads_gated_) {
-                            reads_.push_back(std::move(deliver));
-                            cv_.notify_all();
-                            return;
-                          }
-                          lock.unlock();
-                          deliver();
-                        });
-  }
-  void LookupDedup(std::string room, std::string sender, std::string client_msg_id, Loop* done_loop,
-                   std::function<void(Result<std::optional<uint64_t>>)> done) override {
-    real_.LookupDedup(std::move(room), std::move(sender), std::move(client_msg_id), done_loop,
-                      std::move(done));
-  }
-  store::StoreStats Stats() const override { return real_.Stats(); }
-  void Close() override {}
-
-  void Gate() {
-    std::lock_guard lock(mu_);
-    gated_ = true;
-  }
-  // Waits until `n` completions are kept back.
-  bool WaitHeld(size_t n, std::chrono::milliseconds within = 5s) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, within, [&] { return held_.size() >= n; });
-  }
-  // The same for priority reads: while gated, a read's result (already read) is kept back.
-  void GateReads() {
-    std::lock_guard lock(mu_);
-    reads_gated_ = true;
-  }
-  bool WaitReads(size_t n, std::chrono::milliseconds within = 5s) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, within, [&] { return reads_.size() >= n; });
-  }
-  // Ungates reads and completes the ones kept back (on the calling thread).
-  void ReleaseReads() {
-    std::vector<std::function<void()>> reads;
-    {
-      std::lock_guard lock(mu_);
-      reads_gated_ = false;
-      reads = std::move(reads_);
-    }
-    for (auto& r : reads) r();
-  }
-  // Ungates and hands over what was kept back, in completion order.
-  std::vector<std::pair<std::function<void(Status)>, Status>> Ungate() {
-    std::lock_guard lock(mu_);
-    gated_ = false;
-    return std::move(held_);
-  }
-
- private:
-  store::Store& real_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool gated_ = false;
-  std::vector<std::pair<std::function<void(Status)>, Status>> held_;
-  bool reads_gated_ = false;
-  std::vector<std::function<void()>> reads_;
-};
 
 // What the room told the fake edge.
 struct EdgeEvent {

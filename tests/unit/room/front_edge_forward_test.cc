@@ -12,6 +12,7 @@
 
 #include "chatroomd/room/front_edge.h"
 #include "front_edge_fixture.h"
+#include "gated_store.h"
 
 namespace chatroomd::room {
 namespace {
@@ -20,73 +21,6 @@ using namespace std::chrono_literals;
 using fakes::Body;
 using fakes::Json;
 
-// Forwards to a real store; while gathering, write completions are kept back until Release
-// runs them all in one handler on the room's loop.
-class BurstStore final : public store::Store {
- public:
-  explicit BurstStore(store::Store& real) : real_(real) {}
-
-  void Submit(std::unique_ptr<store::WriteRequest> request) override {
-    Loop* loop = request->done_loop;
-    request->done_loop = nullptr;
-    request->done = [this, loop, done = std::move(request->done)](Status s) mutable {
-      std::unique_lock lock(mu_);
-      if (gathering_) {
-        kept_.emplace_back(std::move(done), std::move(s));
-        cv_.notify_all();
-        return;
-      }
-      lock.unlock();
-      if (done) store::Complete<Status>(loop, std::move(done), std::move(s));
-    };
-    real_.Submit(std::move(request));
-  }
-  void LoadRoom(std::string room, uint32_t window_size, uint32_t priority_size, Loop* done_loop,
-                std::function<void(Result<store::RoomSnapshot>)> done) override {
-    real_.LoadRoom(std::move(room), window_size, priority_size, done_loop, std::move(done));
-  }
-  void History(std::string room, std::optional<uint64_t> before, uint32_t limit, Loop* done_loop,
-               std::function<void(Result<store::HistoryPage>)> done) override {
-    real_.History(std::move(room), before, limit, done_loop, std::move(done));
-  }
-  void PriorityAfter(std::string room, uint64_t after, uint32_t limit, Loop* done_loop,
-                     std::function<void(Result<std::vector<store::MessageRecord>>)> done) override {
-    real_.PriorityAfter(std::move(room), after, limit, done_loop, std::move(done));
-  }
-  void LookupDedup(std::string room, std::string sender, std::string client_msg_id, Loop* done_loop,
-                   std::function<void(Result<std::optional<uint64_t>>)> done) override {
-    real_.LookupDedup(std::move(room), std::move(sender), std::move(client_msg_id), done_loop,
-                      std::move(done));
-  }
-  store::StoreStats Stats() const override { return real_.Stats(); }
-  void Close() override {}
-
-  void Gather() {
-    std::lock_guard lock(mu_);
-    gathering_ = true;
-  }
-  // Once `n` completions are kept: stops gathering and runs them in one turn of `loop`.
-  bool Release(size_t n, Loop& loop) {
-    std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, 5s, [&] { return kept_.size() >= n; })) return false;
-    gathering_ = false;
-    auto kept = std::move(kept_);
-    kept_.clear();
-    lock.unlock();
-    loop.Post([kept = std::move(kept)]() mutable {
-      for (auto& [done, status] : kept) done(std::move(status));
-    });
-    return true;
-  }
-
- private:
-  store::Store& real_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool gathering_ = false;
-  std::vector<std::pair<std::function<void(Status)>, Status>> kept_;
-};
-
 class FrontEdgeForwardTest : public fakes::FrontEdgeTest {
  protected:
   void Configure(RoomSettings& s) override {
@@ -94,13 +28,13 @@ class FrontEdgeForwardTest : public fakes::FrontEdgeTest {
     s.max_held_polls_per_room = max_held_polls_per_room_;
   }
   store::Store& HostStore(store::Store& real) override {
-    burst_ = std::make_unique<BurstStore>(real);
+    burst_ = std::make_unique<fakes::GatedStore>(real);
     return *burst_;
   }
 
   // Three priority messages that become visible in one wake: more than the priority list.
   void ThreePriorityMessagesInOneWake() {
-    burst_->Gather();
+    burst_->Gate();
     std::vector<std::shared_ptr<fakes::FakeClient>> senders;
     for (const char* body : {"p1", "p2", "p3"}) {
       senders.push_back(PlainClient());
@@ -109,7 +43,7 @@ class FrontEdgeForwardTest : public fakes::FrontEdgeTest {
       a.priority = true;
       host_->Post(kRoom, As(senders.back(), "backend", true), a);
     }
-    ASSERT_TRUE(burst_->Release(3, *room_loop_)) << "the writes never completed";
+    ASSERT_TRUE(burst_->ReleaseOn(3, *room_loop_)) << "the writes never completed";
     for (auto& s : senders) {
       WirePtr w = s->Next();
       ASSERT_TRUE(w);
@@ -132,7 +66,7 @@ class FrontEdgeForwardTest : public fakes::FrontEdgeTest {
   }
 
   uint32_t max_held_polls_per_room_ = 1000000;
-  std::unique_ptr<BurstStore> burst_;
+  std::unique_ptr<fakes::GatedStore> burst_;
   std::shared_ptr<fakes::FakeClient> room_waiter_;
 };
 
