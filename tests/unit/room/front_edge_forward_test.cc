@@ -3,7 +3,7 @@
 // holds, so the unread ones are only in the store) sends those waiters to the room as ordinary
 // polls at the head they were held at; the room answers them from the store.
 //
-// Several sends become visible in one wake deterministically: the store wrapper below keeps
+// Several sends become visible in one wake deterministically: the gated store (gated_store.h) keeps
 // their write completions and runs them together in one turn of the room's loop.
 #include <gtest/gtest.h>
 
