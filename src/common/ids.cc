@@ -77,4 +77,9 @@ bool IsValidUtf8(std::string_view text) {
 
 uint64_t RoomHash(std::string_view room_id) { return XXH3_64bits(room_id.data(), room_id.size()); }
 
+uint64_t UserHash(std::string_view user_id) {
+  constexpr uint64_t kUserSeed = 0x7573657273ULL;  // "users"
+  return XXH3_64bits_withSeed(user_id.data(), user_id.size(), kUserSeed);
+}
+
 }  // namespace chatroomd

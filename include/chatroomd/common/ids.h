@@ -18,5 +18,9 @@ bool IsValidUtf8(std::string_view text);
 // The stable 64-bit hash of a room id that sect ranges are written against:
 // XXH3_64bits with seed 0 over the id's bytes. Never changes across versions.
 uint64_t RoomHash(std::string_view room_id);
+// The 64-bit id a user is counted by (online tables, unique viewers): XXH3_64bits with its own
+// seed over the id's bytes, so that it is unrelated to room hashes. Stored (unique-viewer
+// counters persist it): never changes across versions.
+uint64_t UserHash(std::string_view user_id);
 
 }  // namespace chatroomd

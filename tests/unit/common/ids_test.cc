@@ -238,5 +238,13 @@ TEST(IdsTest, RoomHashIsPinned) {
   EXPECT_NE(RoomHash("r1"), RoomHash("r2"));
 }
 
+// Stored unique-viewer counters are built from it: pinned, and unlike the room hash.
+TEST(IdsTest, UserHashIsPinnedAndSeededApart) {
+  EXPECT_EQ(UserHash("alice"), 0xd4b1e197442e4911ULL);
+  EXPECT_EQ(UserHash(""), 0x66b287a664bbf588ULL);
+  EXPECT_NE(UserHash("r1"), RoomHash("r1"));
+  EXPECT_NE(UserHash("alice"), UserHash("bob"));
+}
+
 }  // namespace
 }  // namespace chatroomd
