@@ -3,8 +3,8 @@
 //
 // Two forms:
 // - exact: the set of user hashes itself (an open-addressing table of 64-bit words), exact up
-//   to `threshold` distinct users (rooms.uv_exact_threshold, 10,000 by default). A small room's
-//   counter is a few words.
+//   to `threshold` distinct users (10,000 by default; the owner takes it from the config). A
+//   small room's counter is a few words.
 // - dense: a HyperLogLog of 2^14 one-byte registers (16 KiB; standard error 1.04/sqrt(2^14),
 //   about 0.81 %). The exact set is folded in when the counter switches, so nobody counted
 //   before is lost, and the estimate just past the switch is within a fraction of a per cent
