@@ -214,6 +214,13 @@ void CheckMain(const Config& main, const Node& root, const ValueSources& sources
                  "(0 would refuse every send)");
   }
 
+  CheckBounds(main.presence(), root.Child(Config::kPresenceFieldNumber), "presence",
+              {{PresenceConfig::kAggregationPeriodMsFieldNumber, 100, 60000},
+               {PresenceConfig::kUniqueExactThresholdFieldNumber, 0, 1000000},
+               {PresenceConfig::kCountersFlushMsFieldNumber, 1000, 3600000},
+               {PresenceConfig::kOnlineSampleSizeFieldNumber, 0, 1000}},
+              problems);
+
   static constexpr std::string_view kLevels[] = {"trace", "debug",    "info", "warn",
                                                  "error", "critical", "off"};
   const std::string& level = main.log().level();

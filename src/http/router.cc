@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "chatroomd/common/ids.h"
+#include "chatroomd/common/utc_day.h"
 #include "http/body.h"
 #include "proto/chatroomd/api.pb.h"
 
@@ -16,6 +17,9 @@ using metrics::Endpoint;
 Error BadRequest(std::string message) {
   return MakeError(ErrorCode::kBadRequest, std::move(message));
 }
+
+// /visitors merges at most this many daily counters.
+constexpr uint32_t kMaxVisitorDays = 366;
 
 Error NoSuchEndpoint() { return MakeError(ErrorCode::kNotFound, "no such endpoint"); }
 
@@ -77,6 +81,9 @@ constexpr RoomEndpoint kRoomEndpoints[] = {
     {"leave", beast_http::verb::post, Endpoint::kLeave, "POST"},
     {"messages", beast_http::verb::get, Endpoint::kHistory, "GET, POST"},
     {"messages", beast_http::verb::post, Endpoint::kSend, "GET, POST"},
+    {"online", beast_http::verb::get, Endpoint::kOnline, "GET"},
+    {"stats", beast_http::verb::get, Endpoint::kStats, "GET"},
+    {"visitors", beast_http::verb::get, Endpoint::kVisitors, "GET"},
 };
 
 }  // namespace
@@ -160,6 +167,12 @@ void Router::Handle(Exchange& ex, Request& req) {
       return HandleLeave(r, std::move(caller));
     case Endpoint::kHistory:
       return HandleHistory(r, std::move(caller));
+    case Endpoint::kOnline:
+      return HandleOnline(r, std::move(caller));
+    case Endpoint::kStats:
+      return deps_.rooms->Stats(r.room, std::move(caller));
+    case Endpoint::kVisitors:
+      return HandleVisitors(r, std::move(caller));
     default:
       return Fail(r, NoSuchEndpoint());
   }
@@ -267,6 +280,35 @@ void Router::HandleHistory(RoomRequest& r, room::Caller caller) {
     }
   }
   deps_.rooms->History(r.room, std::move(caller), args);
+}
+
+void Router::HandleOnline(RoomRequest& r, room::Caller caller) {
+  room::OnlineArgs args;
+  for (const auto& [key, value] : r.target.params) {
+    if (key == "limit") {
+      auto v = ParseUint("limit", value, 0, 1000);
+      if (!v) return Fail(r, v.error());
+      args.limit = static_cast<uint32_t>(*v);
+    }
+  }
+  deps_.rooms->Online(r.room, std::move(caller), args);
+}
+
+void Router::HandleVisitors(RoomRequest& r, room::Caller caller) {
+  std::optional<uint32_t> from, to;
+  for (const auto& [key, value] : r.target.params) {
+    if (key != "from" && key != "to") continue;
+    auto day = ParseUtcDay(value);
+    if (!day) return Fail(r, BadRequest(std::string(key) + " must be a UTC date YYYY-MM-DD"));
+    (key == "from" ? from : to) = day;
+  }
+  if (!from || !to) return Fail(r, BadRequest("from and to (YYYY-MM-DD) are required"));
+  if (*from > *to) return Fail(r, BadRequest("from must not be after to"));
+  if (*to - *from + 1 > kMaxVisitorDays) {
+    return Fail(r,
+                BadRequest("a range covers at most " + std::to_string(kMaxVisitorDays) + " days"));
+  }
+  deps_.rooms->Visitors(r.room, std::move(caller), room::VisitorsArgs{*from, *to});
 }
 
 }  // namespace chatroomd::http

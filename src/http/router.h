@@ -43,6 +43,8 @@ class Router {
   void HandleSend(RoomRequest& r, room::Caller caller);
   void HandleLeave(RoomRequest& r, room::Caller caller);
   void HandleHistory(RoomRequest& r, room::Caller caller);
+  void HandleOnline(RoomRequest& r, room::Caller caller);
+  void HandleVisitors(RoomRequest& r, room::Caller caller);
   static void Fail(RoomRequest& r, const Error& e);
 
   ServerDeps deps_;

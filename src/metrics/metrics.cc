@@ -31,6 +31,12 @@ std::string_view EndpointName(Endpoint e) {
       return "leave";
     case Endpoint::kHistory:
       return "history";
+    case Endpoint::kOnline:
+      return "online";
+    case Endpoint::kStats:
+      return "stats";
+    case Endpoint::kVisitors:
+      return "visitors";
     case Endpoint::kHealthz:
       return "healthz";
     case Endpoint::kReadyz:

@@ -1,74 +1,192 @@
 #include "chatroomd/presence/online_table.h"
 
+#include <algorithm>
+
+#include "chatroomd/common/ids.h"
+
 namespace chatroomd::presence {
 
-OnlineTable::~OnlineTable() { lru_.clear(); }
-
-void OnlineTable::MoveToBack(OnlineEntry& e, int64_t now_ms) {
-  e.last_seen_ms = now_ms;
-  if (e.lru_hook.is_linked()) lru_.erase(lru_.iterator_to(e));
-  lru_.push_back(e);
+OnlineTable::OnlineTable(int64_t now_ms, Options options)
+    : options_(options),
+      epoch_ms_(now_ms),
+      published_users_(std::make_shared<const std::vector<std::string>>()) {
+  options_.bucket_ms = std::max<int64_t>(options_.bucket_ms, 1);
 }
 
-OnlineEntry& OnlineTable::Touch(const std::string& user, int64_t now_ms) {
-  auto [it, inserted] = map_.try_emplace(user);
-  OnlineEntry& e = it->second;
-  if (inserted) e.user = &it->first;
-  if (e.left) {
-    e.left = false;
-    --left_;
+void OnlineTable::Queue(OnlineSlot& slot, int64_t deadline_ms) {
+  uint64_t bucket = static_cast<uint64_t>(deadline_ms / options_.bucket_ms);
+  if (ring_.empty()) base_ = bucket;
+  bucket = std::max(bucket, base_);  // due already: checked at the next Expire
+  const size_t at = bucket - base_;
+  if (at >= ring_.size()) ring_.resize(at + 1);
+  ring_[at].push_back(slot.ident());
+  // 16 bits tell the live queueing from stale ones (a user who left and came back). When a
+  // stale entry's bucket matches by wrap-around (a TTL of 2^16 buckets or more), it is simply
+  // checked like the live one and requeued: the decision is always made from last_seen, and
+  // the user stays queued exactly once.
+  slot.queued = static_cast<uint16_t>(bucket);
+}
+
+void OnlineTable::Sample(OnlineSlot& slot, std::string_view user) {
+  if (slot.has(OnlineSlot::kSampled) || sample_.size() >= options_.sample_size) return;
+  slot.set(OnlineSlot::kSampled, true);
+  sample_.emplace_back(slot.ident(), std::string(user));
+  sample_changed_ = true;
+}
+
+void OnlineTable::Unsample(OnlineSlot& slot) {
+  if (!slot.has(OnlineSlot::kSampled)) return;
+  slot.set(OnlineSlot::kSampled, false);
+  const uint64_t ident = slot.ident();
+  auto it = std::find_if(sample_.begin(), sample_.end(),
+                         [ident](const auto& e) { return e.first == ident; });
+  if (it != sample_.end()) {
+    *it = std::move(sample_.back());
+    sample_.pop_back();
   }
-  MoveToBack(e, now_ms);
-  return e;
+  sample_changed_ = true;
 }
 
-OnlineEntry* OnlineTable::Find(const std::string& user) {
-  auto it = map_.find(user);
-  if (it == map_.end() || it->second.left) return nullptr;
-  return &it->second;
+void OnlineTable::Arrive(OnlineSlot& slot, std::string_view user, int64_t elapsed_ms) {
+  slot.set(OnlineSlot::kLeft, false);
+  slot.last_seen = TickOf(elapsed_ms);
+  ++count_;
+  ++version_;
+  Queue(slot, DeadlineOf(slot));
+  Sample(slot, user);
 }
 
-void OnlineTable::Refresh(const std::string& user, int64_t now_ms) {
-  if (OnlineEntry* e = Find(user)) MoveToBack(*e, now_ms);
+uint64_t OnlineTable::Touch(std::string_view user, int64_t now_ms) {
+  const uint64_t hash = UserHash(user);
+  const int64_t elapsed = Elapsed(now_ms);
+  bool inserted = false;
+  OnlineSlot& slot = shards_.Insert(OnlineShards::Ident(hash), &inserted);
+  if (inserted || slot.has(OnlineSlot::kLeft)) {
+    Arrive(slot, user, elapsed);
+  } else {
+    slot.last_seen = TickOf(elapsed);
+    Sample(slot, user);  // tops the sample up as sampled users go
+  }
+  return hash;
 }
 
-void OnlineTable::Erase(OnlineEntry& e) {
-  if (e.lru_hook.is_linked()) lru_.erase(lru_.iterator_to(e));
-  if (e.left) --left_;
-  map_.erase(*e.user);
+bool OnlineTable::IsOnline(std::string_view user) {
+  const OnlineSlot* slot = shards_.Find(OnlineShards::Ident(UserHash(user)));
+  return slot && !slot->has(OnlineSlot::kLeft);
 }
 
-void OnlineTable::Release(OnlineEntry& e, int64_t now_ms) {
-  --e.held;
-  if (!e.left) return MoveToBack(e, now_ms);
-  if (e.held == 0) Erase(e);
+void OnlineTable::Refresh(std::string_view user, int64_t now_ms) {
+  OnlineSlot* slot = shards_.Find(OnlineShards::Ident(UserHash(user)));
+  if (slot && !slot->has(OnlineSlot::kLeft)) slot->last_seen = TickOf(Elapsed(now_ms));
 }
 
-bool OnlineTable::Leave(const std::string& user) {
-  OnlineEntry* e = Find(user);
-  if (!e) return false;
-  if (e->held == 0) {
-    Erase(*e);
+void OnlineTable::Hold(uint64_t user_hash) {
+  OnlineSlot* slot = shards_.Find(OnlineShards::Ident(user_hash));
+  if (!slot) return;
+  if (slot->held == UINT16_MAX) {
+    ++held_extra_[slot->ident()];
+  } else {
+    ++slot->held;
+  }
+}
+
+void OnlineTable::Release(uint64_t user_hash, int64_t now_ms) {
+  const uint64_t ident = OnlineShards::Ident(user_hash);
+  OnlineSlot* slot = shards_.Find(ident);
+  if (!slot) return;
+  if (slot->held == UINT16_MAX && !held_extra_.empty()) {
+    auto it = held_extra_.find(ident);
+    if (it != held_extra_.end()) {
+      if (--it->second == 0) held_extra_.erase(it);
+      return;
+    }
+  }
+  if (slot->held > 0) --slot->held;
+  if (!slot->has(OnlineSlot::kLeft)) {
+    slot->last_seen = TickOf(Elapsed(now_ms));
+  } else if (slot->held == 0) {
+    shards_.Erase(ident);  // kept only for this poll
+  }
+}
+
+void OnlineTable::EraseSlot(OnlineSlot& slot) {
+  Unsample(slot);
+  if (!slot.has(OnlineSlot::kLeft)) {
+    --count_;
+    ++version_;
+  }
+  held_extra_.erase(slot.ident());
+  shards_.Erase(slot.ident());
+}
+
+bool OnlineTable::Leave(std::string_view user) {
+  OnlineSlot* slot = shards_.Find(OnlineShards::Ident(UserHash(user)));
+  if (!slot || slot->has(OnlineSlot::kLeft)) return false;
+  if (slot->held == 0) {
+    EraseSlot(*slot);
     return true;
   }
-  // A poll of theirs is still held: it keeps the entry until it ends, uncounted.
-  e->left = true;
-  ++left_;
-  lru_.erase(lru_.iterator_to(*e));
+  // A poll of theirs is still held: it keeps the slot until it ends, uncounted.
+  Unsample(*slot);
+  slot->set(OnlineSlot::kLeft, true);
+  --count_;
+  ++version_;
   return true;
 }
 
-void OnlineTable::Expire(int64_t now_ms, int64_t ttl_ms) {
-  while (!lru_.empty()) {
-    OnlineEntry& e = lru_.front();
-    if (e.last_seen_ms + ttl_ms > now_ms) break;
-    if (e.held > 0) {
-      // Still polling: online for as long as the poll is held.
-      MoveToBack(e, now_ms);
-      continue;
+size_t OnlineTable::CheckDue(std::vector<uint64_t>& bucket, uint16_t queued, int64_t elapsed) {
+  size_t expired = 0;
+  for (uint64_t ident : bucket) {
+    OnlineSlot* slot = shards_.Find(ident);
+    // Gone, queued elsewhere since (left and came back), or kept only for a held poll.
+    if (!slot || slot->queued != queued || slot->has(OnlineSlot::kLeft)) continue;
+    if (slot->held > 0) {
+      Queue(*slot, elapsed + options_.ttl_ms);  // online for as long as the poll is held
+    } else if (DeadlineOf(*slot) <= elapsed) {
+      EraseSlot(*slot);
+      ++expired;
+    } else {
+      Queue(*slot, DeadlineOf(*slot));
     }
-    Erase(e);
   }
+  return expired;
+}
+
+size_t OnlineTable::Expire(int64_t now_ms) {
+  const int64_t elapsed = Elapsed(now_ms);
+  size_t expired = 0;
+  // A bucket is due once its whole span of deadlines has passed.
+  while (!ring_.empty() && static_cast<int64_t>(base_ + 1) * options_.bucket_ms <= elapsed) {
+    std::vector<uint64_t> bucket = std::move(ring_.front());
+    ring_.pop_front();
+    const auto queued = static_cast<uint16_t>(base_);
+    ++base_;
+    expired += CheckDue(bucket, queued, elapsed);
+  }
+  return expired;
+}
+
+std::shared_ptr<const OnlineSnapshot> OnlineTable::Snapshot(int64_t wall_ms) {
+  if (sample_changed_) {
+    auto users = std::make_shared<std::vector<std::string>>();
+    users->reserve(sample_.size());
+    for (const auto& entry : sample_) users->push_back(entry.second);
+    published_users_ = std::move(users);
+    sample_changed_ = false;
+  }
+  auto snapshot = std::make_shared<OnlineSnapshot>();
+  snapshot->count = count_;
+  snapshot->users = published_users_;
+  snapshot->as_of_ms = wall_ms;
+  return snapshot;
+}
+
+size_t OnlineTable::memory_bytes() const {
+  size_t bytes = shards_.memory_bytes();
+  for (const auto& bucket : ring_) bytes += sizeof(bucket) + bucket.capacity() * sizeof(uint64_t);
+  bytes += sample_.capacity() * sizeof(sample_[0]);
+  for (const auto& entry : sample_) bytes += entry.second.capacity() + 1;
+  return bytes;
 }
 
 }  // namespace chatroomd::presence

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cassert>
 
 #include "chatroomd/room/room_host.h"
@@ -29,6 +30,13 @@ Room::Room(RoomHost& host, std::string id)
       id_(std::move(id)),
       log_(host.settings().window_size, host.settings().priority_size),
       last_activity_ms_(host.NowMs()),
+      online_(host.NowMs(),
+              {.ttl_ms = host.settings().online_ttl_ms,
+               .sample_size = host.settings().online_sample_size,
+               // Users expire at most a bucket late: an eighth of the TTL, 100 ms to 1 s.
+               .bucket_ms = std::clamp<int64_t>(host.settings().online_ttl_ms / 8, 100, 1000)}),
+      audience_(host.settings().unique_exact_threshold, WallNowMs()),
+      published_(online_.Snapshot(WallNowMs())),
       dedup_(std::make_unique<DedupKeys>()),
       edges_(std::make_unique<EdgeSubscriptions>()) {}
 
@@ -36,6 +44,7 @@ Room::~Room() {
   // Unloaded only when idle, or destroyed after its loop stopped: nothing is held; release
   // defensively all the same (off the loop, so not through the asserting ReleaseAllHeld).
   ReleaseHeld();
+  host_.AddOnline(-published_->count);
 }
 
 void Room::AssertOnHomeLoop() const { assert(host_.loop().InLoop()); }
@@ -43,29 +52,45 @@ void Room::AssertOnHomeLoop() const { assert(host_.loop().InLoop()); }
 int64_t Room::NowMs() const { return host_.NowMs(); }
 
 void Room::Load() {
-  ++pending_io_;
+  // The messages and today's audience counters, read side by side.
+  loads_pending_ = 2;
+  pending_io_ += 2;
   host_.store().LoadRoom(
       id_, host_.settings().window_size, host_.settings().priority_size, &host_.loop(),
       [this](Result<store::RoomSnapshot> snapshot) { OnLoaded(std::move(snapshot)); });
+  const int64_t wall = WallNowMs();
+  host_.store().ReadCounters(
+      id_,
+      {{'d', presence::RoomAudience::DayOf(wall)}, {'h', presence::RoomAudience::HourOf(wall)}},
+      &host_.loop(), [this](Result<std::vector<std::optional<std::string>>> values) {
+        OnCountersLoaded(std::move(values));
+      });
+}
+
+void Room::LoadStepDone(bool ok) {
+  --pending_io_;
+  if (!ok) load_failed_ = true;
+  if (--loads_pending_ > 0) return;
+  state_ = State::kReady;
+  if (!load_failed_) return RunQueued();
+  // Queued requests answer `internal`; the sweep unloads the room and a later request tries
+  // the load again.
+  exists_ = false;
+  RunQueued();
+  load_failed_ = false;
 }
 
 void Room::OnLoaded(Result<store::RoomSnapshot> result) {
   AssertOnHomeLoop();
-  --pending_io_;
-  state_ = State::kReady;
   if (!result.ok()) {
-    // Queued requests answer `internal`; the sweep unloads the room and a later request
-    // tries the load again.
     spdlog::error("room {}: load failed: {}", id_, result.error().message);
-    load_failed_ = true;
-    RunQueued();
-    load_failed_ = false;
-    return;
+    return LoadStepDone(false);
   }
   store::RoomSnapshot& snap = result.value();
   exists_ = snap.exists;
   if (exists_) {
     created_ms_ = snap.created_ms;
+    priority_assigned_ = snap.priority_count;
     dedup_->set_maybe_in_store();
     std::vector<MessagePtr> normal, priority;
     normal.reserve(snap.normal.size());
@@ -76,7 +101,7 @@ void Room::OnLoaded(Result<store::RoomSnapshot> result) {
                  snap.evicted_priority_seq, snap.head_seq);
     assigned_ = snap.head_seq;
   }
-  RunQueued();
+  LoadStepDone(true);
 }
 
 void Room::Create() {
@@ -129,16 +154,26 @@ void Room::Handle(Caller caller, Request request) {
     queued_.emplace_back(std::move(caller), std::move(request));
     return Create();
   }
-  std::visit(Overloaded{[&](JoinArgs& a) { DoJoin(caller, a); },
-                        [&](PollArgs& a) { DoPoll(std::move(caller), a); },
-                        [&](SendArgs& a) { DoSend(std::move(caller), std::move(a)); },
-                        [&](LeaveArgs&) { DoLeave(caller); }},
-             request);
+  std::visit(
+      Overloaded{[&](JoinArgs& a) { DoJoin(caller, a); },
+                 [&](PollArgs& a) { DoPoll(std::move(caller), a); },
+                 [&](SendArgs& a) { DoSend(std::move(caller), std::move(a)); },
+                 [&](LeaveArgs&) { DoLeave(caller); }, [&](OnlineArgs& a) { DoOnline(caller, a); },
+                 [&](StatsArgs&) { DoStats(caller); },
+                 [&](VisitorsArgs& a) { DoVisitors(std::move(caller), a); }},
+      request);
+}
+
+uint64_t Room::Seen(const std::string& user, int64_t now_ms, int64_t wall_ms) {
+  const uint64_t version = online_.version();
+  const uint64_t hash = online_.Touch(user, now_ms);
+  audience_.Seen(hash, wall_ms);
+  if (online_.version() != version) OnlineChanged();
+  return hash;
 }
 
 void Room::DoJoin(const Caller& caller, const JoinArgs& args) {
-  online_.Touch(caller.user, NowMs());
-  RefreshEdges();  // their answers carry the online count
+  Seen(caller.user, NowMs(), WallNowMs());
   auto messages = log_.Backlog(args.backlog);
   ResponseFields f;
   f.room = id_;
@@ -150,14 +185,17 @@ void Room::DoJoin(const Caller& caller, const JoinArgs& args) {
 }
 
 void Room::DoLeave(const Caller& caller) {
-  if (online_.Leave(caller.user)) RefreshEdges();
+  if (online_.Leave(caller.user)) OnlineChanged();
   Reply(caller, MakeEmptyWire(204));
 }
 
 bool Room::Sweep(int64_t now_ms, int64_t idle_unload_ms) {
   AssertOnHomeLoop();
-  online_.Expire(now_ms, host_.settings().online_ttl_ms);
-  RefreshEdges();
+  online_.set_ttl_ms(host_.settings().online_ttl_ms);
+  const size_t expired = online_.Expire(now_ms);
+  if (expired > 0) host_.CountExpired(expired);
+  if (online_.version() != published_version_) Publish(now_ms);
+  PruneSendBuckets(now_ms);
   if (state_ != State::kReady || pending_io_ > 0 || held_count_ > 0 || !edges_->empty() ||
       !queued_.empty() || wake_scheduled_) {
     return false;

@@ -38,11 +38,12 @@ void Room::OnEdgeReport(EdgeReport report) {
   if (state_ != State::kReady || !exists_) return;
   const int64_t now = NowMs();
   last_activity_ms_ = now;
-  for (const auto& user : report.polled) online_.Touch(user, now);
+  const int64_t wall = report.polled.empty() ? 0 : WallNowMs();
+  for (const auto& user : report.polled) Seen(user, now, wall);
   // Keeps a user online while the edge holds their poll; a user who left stays gone.
   for (const auto& user : report.still_held) online_.Refresh(user, now);
   edges_->OnReport(report);
-  if (!report.polled.empty() || !report.still_held.empty()) RefreshEdges();
+  RefreshEdges();  // fullness, as the edges' held counts moved
 }
 
 void Room::OnEdgeUnsubscribe(Edge* edge, uint64_t gen) {

@@ -2,12 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "chatroomd/room/room.h"
 
 namespace chatroomd::room {
-namespace {
-constexpr auto kSweepPeriod = std::chrono::seconds(1);
-}  // namespace
 
 bool TakeHeldSlot(SharedRoomState& shared, const RoomSettings& settings, int64_t room_held) {
   if (room_held >= static_cast<int64_t>(settings.max_held_polls_per_room)) return false;
@@ -32,7 +31,8 @@ RoomHost::RoomHost(Loop& loop, store::Store& store, std::shared_ptr<const RoomSe
       shared_(shared),
       metrics_(metrics),
       wheel_(loop.context(), 10, 8192, std::move(clock)),
-      sweep_timer_(loop.context()) {}
+      sweep_timer_(loop.context()),
+      last_flush_ms_(wheel_.NowMs()) {}
 
 RoomHost::~RoomHost() = default;
 
@@ -102,7 +102,8 @@ void RoomHost::ReleaseAllHeld() {
 }
 
 void RoomHost::ArmSweep() {
-  sweep_timer_.expires_after(kSweepPeriod);
+  sweep_timer_.expires_after(
+      std::chrono::milliseconds(std::max<uint32_t>(settings_->aggregation_period_ms, 100)));
   sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     Sweep(NowMs());
@@ -112,14 +113,44 @@ void RoomHost::ArmSweep() {
 
 void RoomHost::Sweep(int64_t now_ms) {
   AssertOnLoop();
+  const auto start = std::chrono::steady_clock::now();
   int64_t idle = settings_->idle_unload_ms;
+  int64_t estimated = 0;
   for (auto it = rooms_.begin(); it != rooms_.end();) {
-    if (it->second->Sweep(now_ms, idle)) {
+    Room& room = *it->second;
+    if (room.Sweep(now_ms, idle)) {
+      room.TakeCounters(unloaded_counters_);
       it = rooms_.erase(it);
     } else {
+      estimated += room.unique_estimated() ? 1 : 0;
       ++it;
     }
   }
+  presence_.rooms_estimated.store(estimated, std::memory_order_relaxed);
+  if (now_ms - last_flush_ms_ >= settings_->counters_flush_ms) FlushCounters();
+  const auto spent = std::chrono::steady_clock::now() - start;
+  presence_.aggregations.fetch_add(1, std::memory_order_relaxed);
+  presence_.aggregation_ns.fetch_add(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(spent).count(),
+      std::memory_order_relaxed);
+}
+
+void RoomHost::FlushCounters() {
+  AssertOnLoop();
+  last_flush_ms_ = NowMs();
+  std::vector<store::CounterRecord> records = std::move(unloaded_counters_);
+  unloaded_counters_.clear();
+  for (auto& [id, room] : rooms_) room->TakeCounters(records);
+  if (records.empty()) return;
+  presence_.counter_writes.fetch_add(records.size(), std::memory_order_relaxed);
+  auto req = std::make_unique<store::WriteRequest>();
+  req->counters = std::move(records);
+  req->done = [](Status s) {
+    // Counters are statistics: a failed write is logged, and the next flush writes the
+    // periods again once they change.
+    if (!s.ok()) spdlog::warn("audience counters not written: {}", s.error().message);
+  };
+  store_.Submit(std::move(req));
 }
 
 }  // namespace chatroomd::room

@@ -13,8 +13,8 @@
 namespace chatroomd::room {
 
 void Room::DoPoll(Caller caller, const PollArgs& args) {
-  presence::OnlineEntry& user = online_.Touch(caller.user, NowMs());
-  RefreshEdges();
+  const uint64_t user_hash = Seen(caller.user, NowMs(), WallNowMs());
+  RefreshEdges();  // fullness (the online count they carry changes only when published)
   Cursor cursor = args.cursor.value_or(Cursor{log_.head(), log_.head()});
   if (!log_.Valid(cursor)) {
     return ReplyError(caller, MakeError(ErrorCode::kBadCursor, "cursor is ahead of the room"));
@@ -29,7 +29,7 @@ void Room::DoPoll(Caller caller, const PollArgs& args) {
   if (!TakeHeldSlot(host_.shared(), host_.settings(), HeldEverywhere())) {
     return ReplyError(caller, HeldPollsFull());
   }
-  Hold(std::move(caller), cursor, args.limit, args.timeout_ms, user);
+  Hold(std::move(caller), cursor, args.limit, args.timeout_ms, user_hash);
 }
 
 void Room::PollFromStore(Caller caller, Cursor cursor, uint32_t limit) {
@@ -75,7 +75,7 @@ void Room::OnPriorityRead(const Caller& caller, Cursor cursor, uint32_t limit, u
 }
 
 void Room::Hold(Caller caller, Cursor cursor, uint32_t limit, uint32_t timeout_ms,
-                presence::OnlineEntry& user) {
+                uint64_t user_hash) {
   if (Edge* edge = caller.client->edge()) {
     Cursor head{log_.head(), log_.head()};
     edges_->Subscribe(id_, *edge, {limit, caller.format}, {0, head, online(), Full()},
@@ -84,14 +84,14 @@ void Room::Hold(Caller caller, Cursor cursor, uint32_t limit, uint32_t timeout_m
   HeldPoll& h = caller.client->held;
   assert(!h.room_hook.is_linked());
   h.room = this;
-  h.user = &user;
+  h.user_hash = user_hash;
   h.serial = caller.serial;
   h.cursor = cursor;
   h.limit = limit;
   h.format = caller.format;
   h.fire = &Room::OnHeldTimeout;
   h.keepalive = std::move(caller.client);
-  online_.Hold(user);
+  online_.Hold(user_hash);
   held_.push_back(h);
   ++held_count_;  // the process-wide slot was taken by DoPoll
   host_.metrics().held_polls.fetch_add(1, std::memory_order_relaxed);
@@ -104,10 +104,8 @@ void Room::Unhold(HeldPoll& h) {
   --held_count_;
   ReleaseHeldSlot(host_.shared());
   host_.metrics().held_polls.fetch_sub(1, std::memory_order_relaxed);
-  presence::OnlineEntry* user = h.user;
-  h.user = nullptr;
   h.room = nullptr;
-  online_.Release(*user, NowMs());
+  online_.Release(h.user_hash, NowMs());
 }
 
 WirePtr Room::TimeoutResponse(const HeldPoll& h) const {
@@ -172,7 +170,8 @@ void Room::WakeHeld() {
     if (h.cursor.priority < log_.evicted_priority_seq()) {
       // More priority messages arrived than the list holds since this poll began: the
       // oldest unread ones are only in the store now.
-      Caller caller{std::move(h.keepalive), h.serial, *h.user->user, false, h.format};
+      // (The answer needs no user id: the poll was admitted when it was held.)
+      Caller caller{std::move(h.keepalive), h.serial, std::string(), false, h.format};
       Cursor cursor = h.cursor;
       uint32_t limit = h.limit;
       Unhold(h);

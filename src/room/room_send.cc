@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "chatroomd/common/ids.h"
 #include "chatroomd/room/room.h"
 #include "chatroomd/room/room_host.h"
 #include "room/answers.h"
@@ -11,36 +12,45 @@
 #include "room/room_errors.h"
 
 namespace chatroomd::room {
-namespace {
 
-// Takes one token from the user's send bucket; the seconds to wait when it is empty.
-std::optional<int> TakeSendToken(presence::OnlineEntry& entry, const RoomSettings& s,
-                                 int64_t now_ms) {
-  if (entry.refill_ms == presence::OnlineEntry::kBucketUnused) {  // first send: a full bucket
-    entry.tokens = s.send_burst;
-    entry.refill_ms = now_ms;
+std::optional<int> Room::TakeSendToken(uint64_t user_hash, int64_t now_ms) {
+  const RoomSettings& s = host_.settings();
+  auto [it, first] = send_buckets_.try_emplace(user_hash);
+  SendBucket& b = it->second;
+  if (first) {  // no send lately: a full bucket
+    b.tokens = s.send_burst;
+    b.refill_ms = now_ms;
   }
-  entry.tokens = std::min<double>(
-      s.send_burst, entry.tokens + (now_ms - entry.refill_ms) * s.send_rate_per_s / 1000.0);
-  entry.refill_ms = now_ms;
-  if (entry.tokens < 1) return static_cast<int>((1 - entry.tokens) / s.send_rate_per_s) + 1;
-  entry.tokens -= 1;
+  b.tokens = std::min<double>(s.send_burst,
+                              b.tokens + (now_ms - b.refill_ms) * s.send_rate_per_s / 1000.0);
+  b.refill_ms = now_ms;
+  if (b.tokens < 1) return static_cast<int>((1 - b.tokens) / s.send_rate_per_s) + 1;
+  b.tokens -= 1;
   return std::nullopt;
 }
 
-}  // namespace
+void Room::PruneSendBuckets(int64_t now_ms) {
+  // A bucket that has refilled is the same as none: only recent senders keep one.
+  const RoomSettings& s = host_.settings();
+  std::erase_if(send_buckets_, [&](const auto& entry) {
+    const SendBucket& b = entry.second;
+    return s.send_rate_per_s == 0 ||
+           b.tokens + (now_ms - b.refill_ms) * s.send_rate_per_s / 1000.0 >= s.send_burst;
+  });
+}
 
 void Room::DoSend(Caller caller, SendArgs args) {
   const RoomSettings& settings = host_.settings();
   if (!caller.admin) {
-    presence::OnlineEntry* entry = online_.Find(caller.user);
-    if (!entry) return ReplyError(caller, MakeError(ErrorCode::kNotJoined, "join the room first"));
+    if (!online_.IsOnline(caller.user)) {
+      return ReplyError(caller, MakeError(ErrorCode::kNotJoined, "join the room first"));
+    }
     if (args.priority) {
       return ReplyError(caller,
                         MakeError(ErrorCode::kForbidden, "priority messages need admin rights"));
     }
     if (settings.send_rate_per_s > 0) {
-      if (auto wait_s = TakeSendToken(*entry, settings, NowMs())) {
+      if (auto wait_s = TakeSendToken(UserHash(caller.user), NowMs())) {
         return ReplyError(caller, MakeError(ErrorCode::kRateLimited, "sending too fast", *wait_s));
       }
     }
@@ -117,6 +127,7 @@ void Room::Accept(Caller caller, SendArgs args, std::optional<std::string> dedup
   }
   store::MessageRecord record;
   record.seq = ++assigned_;
+  if (args.priority) ++priority_assigned_;
   record.priority = args.priority;
   record.sender = caller.user;
   record.type = std::move(args.type);
@@ -128,6 +139,7 @@ void Room::Accept(Caller caller, SendArgs args, std::optional<std::string> dedup
   auto req = std::make_unique<store::WriteRequest>();
   req->room = id_;
   req->head_seq = record.seq;
+  req->priority_count = priority_assigned_;
   req->created_ms = created_ms_;
   req->message = std::move(record);
   ++pending_io_;

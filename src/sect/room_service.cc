@@ -36,6 +36,11 @@ room::RoomSettings SettingsFromConfig(const config::Config& c) {
   s.edge_max_groups = r.edge_max_groups();
   s.edge_report_delay_ms = r.edge_report_delay_ms();
   s.edge_idle_ms = r.edge_idle_ms();
+  const auto& p = c.presence();
+  s.aggregation_period_ms = p.aggregation_period_ms();
+  s.unique_exact_threshold = p.unique_exact_threshold();
+  s.counters_flush_ms = p.counters_flush_ms();
+  s.online_sample_size = p.online_sample_size();
   return s;
 }
 
@@ -93,6 +98,7 @@ RoomService::RoomService(const config::LoadedConfig& config, store::Store& store
           std::make_unique<Loop>("sect-" + s.name() + "-" + std::to_string(t), loop_index++);
       sect.hosts.push_back(std::make_unique<room::RoomHost>(*loop, store, impl_->settings,
                                                             impl_->shared, registry.NewSlot()));
+      sect.hosts.back()->set_sect(s.name(), s.vip());
       sect.loops.push_back(std::move(loop));
     }
     impl_->sects.push_back(std::move(sect));
@@ -140,7 +146,11 @@ void RoomService::Drain() {
   for (auto& sect : impl_->sects) {
     for (auto& host : sect.hosts) {
       room::RoomHost* h = host.get();
-      h->loop().Post([h] { h->ReleaseAllHeld(); });
+      // Then the audience counters: written before the store closes.
+      h->loop().Post([h] {
+        h->ReleaseAllHeld();
+        h->FlushCounters();
+      });
     }
   }
   for (auto& edge : impl_->edges) {
@@ -223,6 +233,69 @@ void RoomService::History(const std::string& room_id, room::Caller caller, room:
                          }
                          room::Reply(caller, room::BuildHistoryResponse(*page, caller.format));
                        });
+}
+
+void RoomService::Online(const std::string& room_id, room::Caller caller, room::OnlineArgs args) {
+  room::FrontEdge* edge = impl_->EdgeOf(caller);
+  Dispatch(room_id, std::move(caller), args, edge);
+}
+
+void RoomService::Stats(const std::string& room_id, room::Caller caller) {
+  room::FrontEdge* edge = impl_->EdgeOf(caller);
+  Dispatch(room_id, std::move(caller), room::StatsArgs{}, edge);
+}
+
+void RoomService::Visitors(const std::string& room_id, room::Caller caller,
+                           room::VisitorsArgs args) {
+  room::FrontEdge* edge = impl_->EdgeOf(caller);
+  Dispatch(room_id, std::move(caller), args, edge);
+}
+
+std::string RoomService::RenderMetrics() const {
+  // Per sect: the sum of its hosts (each written on its own loop).
+  std::string online, expired, ticks, tick_seconds, estimated, writes;
+  for (const auto& sect : impl_->sects) {
+    int64_t o = 0, e = 0;
+    uint64_t x = 0, t = 0, ns = 0, w = 0;
+    for (const auto& host : sect.hosts) {
+      const room::PresenceStats& p = host->presence_stats();
+      o += p.online.load(std::memory_order_relaxed);
+      e += p.rooms_estimated.load(std::memory_order_relaxed);
+      x += p.expired.load(std::memory_order_relaxed);
+      t += p.aggregations.load(std::memory_order_relaxed);
+      ns += p.aggregation_ns.load(std::memory_order_relaxed);
+      w += p.counter_writes.load(std::memory_order_relaxed);
+    }
+    const std::string label = "{sect=\"" + sect.name + "\"} ";
+    online += "chatroomd_online_users" + label + std::to_string(o) + "\n";
+    expired += "chatroomd_presence_expired_total" + label + std::to_string(x) + "\n";
+    ticks += "chatroomd_presence_aggregations_total" + label + std::to_string(t) + "\n";
+    tick_seconds += "chatroomd_presence_aggregation_seconds_total" + label +
+                    std::to_string(static_cast<double>(ns) / 1e9) + "\n";
+    estimated += "chatroomd_presence_rooms_estimated" + label + std::to_string(e) + "\n";
+    writes += "chatroomd_presence_counter_writes_total" + label + std::to_string(w) + "\n";
+  }
+  std::string out;
+  auto family = [&out](std::string_view name, std::string_view type, std::string_view help,
+                       const std::string& lines) {
+    out += "# HELP " + std::string(name) + " " + std::string(help) + "\n";
+    out += "# TYPE " + std::string(name) + " " + std::string(type) + "\n";
+    out += lines;
+  };
+  family("chatroomd_online_users", "gauge",
+         "Users online in the sect's rooms, as last published (a user in two rooms counts twice).",
+         online);
+  family("chatroomd_presence_expired_total", "counter",
+         "Online users dropped after the online TTL passed without a poll.", expired);
+  family("chatroomd_presence_aggregations_total", "counter",
+         "Aggregation ticks run (each publishes every room's online count).", ticks);
+  family("chatroomd_presence_aggregation_seconds_total", "counter",
+         "Time spent in aggregation ticks.", tick_seconds);
+  family("chatroomd_presence_rooms_estimated", "gauge",
+         "Rooms whose unique viewers today are past the exact threshold (HyperLogLog).", estimated);
+  family("chatroomd_presence_counter_writes_total", "counter",
+         "Audience counter records written to the store.", writes);
+  return out;
 }
 
 void RoomService::CancelPoll(const std::string& room_id, room::ClientPtr client, uint64_t serial) {

@@ -136,7 +136,10 @@ int RunDaemon(const DaemonOptions& options) {
   deps.auth = auth.get();
   deps.ready = &ready;
   store::Store* store_ptr = store.get();
-  deps.extra_metrics = [store_ptr] { return store_ptr->RenderMetrics(); };
+  sect::RoomService* rooms_ptr = rooms.get();
+  deps.extra_metrics = [store_ptr, rooms_ptr] {
+    return store_ptr->RenderMetrics() + rooms_ptr->RenderMetrics();
+  };
   auto server = std::make_unique<http::HttpServer>(deps);
 
   auto bound = server->Listen();

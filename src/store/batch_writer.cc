@@ -78,8 +78,14 @@ rocksdb::Status BatchWriter::BuildWriteBatch(const Batch& batch, rocksdb::WriteB
   std::unordered_map<std::string_view, RoomMeta> metas;
   int64_t now_ms = 0;  // read lazily: most messages carry their own time
   for (const auto& request : batch) {
+    for (const CounterRecord& c : request->counters) {
+      rocksdb::Status s = out->Put(cfs_.counters, CounterKeyBytes(c.room, c.key), c.value);
+      if (!s.ok()) return s;
+    }
+    if (request->room.empty()) continue;  // counters only
     RoomMeta& meta = metas[request->room];
     meta.set_head_seq(request->head_seq);
+    meta.set_priority_count(request->priority_count);
     if (request->created_ms != 0) meta.set_created_ms(request->created_ms);
     if (!request->message) continue;
 

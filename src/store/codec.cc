@@ -132,4 +132,15 @@ std::optional<DedupEntry> DecodeDedupValue(std::string_view value) {
   return std::nullopt;  // truncated varint
 }
 
+std::string CounterKeyBytes(std::string_view room, CounterKey key) {
+  std::string out;
+  out.reserve(room.size() + 6);
+  out.append(room);
+  out.push_back('\0');
+  out.push_back(key.kind);
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>(key.period >> shift));
+  return out;
+}
+
 }  // namespace chatroomd::store

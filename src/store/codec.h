@@ -29,6 +29,9 @@ std::optional<uint64_t> MessageKeySeq(std::string_view key, size_t room_size);
 std::string DedupKey(std::string_view room, std::string_view sender,
                      std::string_view client_msg_id);
 
+// Key in the counters column family: room '\0' kind period(4, big-endian).
+std::string CounterKeyBytes(std::string_view room, CounterKey key);
+
 // The 8-byte little-endian time (ms) that starts every messages, priority and dedup value.
 constexpr size_t kTsSize = 8;
 void AppendTs(std::string* out, int64_t ts_ms);

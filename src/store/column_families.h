@@ -13,6 +13,7 @@ inline constexpr char kMessagesCf[] = "messages";
 inline constexpr char kPriorityCf[] = "priority";
 inline constexpr char kRoomsCf[] = "rooms";
 inline constexpr char kDedupCf[] = "dedup";
+inline constexpr char kCountersCf[] = "counters";
 
 // Borrowed handles; the store owns them and destroys them before closing the DB.
 struct ColumnFamilies {
@@ -20,6 +21,7 @@ struct ColumnFamilies {
   rocksdb::ColumnFamilyHandle* priority = nullptr;
   rocksdb::ColumnFamilyHandle* rooms = nullptr;
   rocksdb::ColumnFamilyHandle* dedup = nullptr;
+  rocksdb::ColumnFamilyHandle* counters = nullptr;
 };
 
 // Milliseconds since the Unix epoch. Called from writer, reader and RocksDB compaction

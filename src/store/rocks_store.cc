@@ -124,6 +124,8 @@ Status RocksStore::OpenDb() {
   rocksdb::ColumnFamilyOptions dedup_cf = cf_options(kIndexWriteBuffer, true);
   dedup_cf.compaction_filter_factory = dedup_retention_;
   dedup_cf.periodic_compaction_seconds = PeriodicCompactionSeconds(options_.dedup_window_ms);
+  // Audience counters: a few small writes per room and flush period, read by point lookups.
+  rocksdb::ColumnFamilyOptions counters_cf = cf_options(kIndexWriteBuffer, true);
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, default_cf},
@@ -131,6 +133,7 @@ Status RocksStore::OpenDb() {
       {kPriorityCf, priority_cf},
       {kRoomsCf, rooms_cf},
       {kDedupCf, dedup_cf},
+      {kCountersCf, counters_cf},
   };
   // RocksDB refuses to open a DB without naming every column family in it. Others may be
   // added by later versions (counters, say): open those with defaults rather than fail.
@@ -151,6 +154,7 @@ Status RocksStore::OpenDb() {
   cfs_.priority = Handle(kPriorityCf);
   cfs_.rooms = Handle(kRoomsCf);
   cfs_.dedup = Handle(kDedupCf);
+  cfs_.counters = Handle(kCountersCf);
 
   reader_ = std::make_unique<StoreReader>(db_.get(), cfs_, clock_, options_.retention_ms,
                                           options_.dedup_window_ms);
@@ -233,6 +237,18 @@ void RocksStore::LookupDedup(std::string room, std::string sender, std::string c
                                 client_msg_id = std::move(client_msg_id), done_loop,
                                 done = std::move(done)]() mutable {
     Complete<R>(done_loop, std::move(done), reader_->LookupDedup(room, sender, client_msg_id));
+  });
+  Leave();
+}
+
+void RocksStore::ReadCounters(
+    std::string room, std::vector<CounterKey> keys, Loop* done_loop,
+    std::function<void(Result<std::vector<std::optional<std::string>>>)> done) {
+  using R = Result<std::vector<std::optional<std::string>>>;
+  if (!Enter()) return Complete<R>(done_loop, std::move(done), ClosedError());
+  boost::asio::post(*readers_, [this, room = std::move(room), keys = std::move(keys), done_loop,
+                                done = std::move(done)]() mutable {
+    Complete<R>(done_loop, std::move(done), reader_->ReadCounters(room, keys));
   });
   Leave();
 }

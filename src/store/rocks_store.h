@@ -38,6 +38,9 @@ class RocksStore final : public Store {
                      std::function<void(Result<std::vector<MessageRecord>>)> done) override;
   void LookupDedup(std::string room, std::string sender, std::string client_msg_id, Loop* done_loop,
                    std::function<void(Result<std::optional<uint64_t>>)> done) override;
+  void ReadCounters(
+      std::string room, std::vector<CounterKey> keys, Loop* done_loop,
+      std::function<void(Result<std::vector<std::optional<std::string>>>)> done) override;
   StoreStats Stats() const override;
   void Close() override;
 

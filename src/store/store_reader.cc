@@ -57,7 +57,9 @@ Result<std::optional<StoreReader::Meta>> StoreReader::ReadMeta(const rocksdb::Re
   if (!meta.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
     return CorruptError("room meta");
   }
-  return std::optional<Meta>(Meta{meta.head_seq(), meta.created_ms()});
+  Meta out{meta.head_seq(), meta.created_ms(), std::nullopt};
+  if (meta.has_priority_count()) out.priority_count = meta.priority_count();
+  return std::optional<Meta>(out);
 }
 
 Result<std::vector<MessageRecord>> StoreReader::ReadMessages(const rocksdb::ReadOptions& options,
@@ -105,6 +107,13 @@ Result<RoomSnapshot> StoreReader::LoadRoom(const std::string& room, uint32_t win
   out.exists = true;
   out.head_seq = meta.value()->head_seq;
   out.created_ms = meta.value()->created_ms;
+  if (meta.value()->priority_count) {
+    out.priority_count = *meta.value()->priority_count;
+  } else {
+    auto counted = CountPriority(options, room);
+    if (!counted.ok()) return counted.take_error();
+    out.priority_count = counted.value();
+  }
   const int64_t now_ms = clock_();
 
   {
@@ -236,6 +245,35 @@ Result<std::optional<uint64_t>> StoreReader::LookupDedup(const std::string& room
   if (!entry) return CorruptError("dedup value");
   if (IsExpired(entry->ts_ms, clock_(), dedup_window_ms_)) return std::optional<uint64_t>();
   return std::optional<uint64_t>(entry->seq);
+}
+
+Result<uint64_t> StoreReader::CountPriority(const rocksdb::ReadOptions& options,
+                                            const std::string& room) const {
+  BoundedIterator it(db_, cfs_.priority, options, RoomKeysBegin(room), RoomKeysEnd(room));
+  uint64_t count = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
+  if (!it->status().ok()) return StoreError("count priority", it->status());
+  return count;
+}
+
+Result<std::vector<std::optional<std::string>>> StoreReader::ReadCounters(
+    const std::string& room, const std::vector<CounterKey>& keys) const {
+  std::vector<std::optional<std::string>> out(keys.size());
+  if (keys.empty()) return out;
+  std::vector<std::string> key_bytes;
+  key_bytes.reserve(keys.size());
+  for (const CounterKey& key : keys) key_bytes.push_back(CounterKeyBytes(room, key));
+  std::vector<rocksdb::Slice> slices(key_bytes.begin(), key_bytes.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), cfs_.counters, keys.size(), slices.data(), values.data(),
+                statuses.data());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return StoreError("read counters", statuses[i]);
+    out[i] = values[i].ToString();
+  }
+  return out;
 }
 
 }  // namespace chatroomd::store

@@ -43,11 +43,18 @@ class StoreReader {
   Result<std::optional<uint64_t>> LookupDedup(const std::string& room, const std::string& sender,
                                               const std::string& client_msg_id) const;
 
+  Result<std::vector<std::optional<std::string>>> ReadCounters(
+      const std::string& room, const std::vector<CounterKey>& keys) const;
+
  private:
   struct Meta {
     uint64_t head_seq = 0;
     int64_t created_ms = 0;
+    std::optional<uint64_t> priority_count;
   };
+  // Retained priority messages of a room (for a room stored before the count was kept).
+  Result<uint64_t> CountPriority(const rocksdb::ReadOptions& options,
+                                 const std::string& room) const;
   Result<std::optional<Meta>> ReadMeta(const rocksdb::ReadOptions& options,
                                        const std::string& room) const;
   // The messages with these seqs (ascending), skipping any missing or expired.

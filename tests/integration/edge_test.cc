@@ -196,6 +196,8 @@ TEST_F(EdgeTest, PollsOneOrTwoGrowthsBehindAreAnsweredAtOnceWithWhatTheRoomWould
   const std::string c0 = jb.cursor;
   std::string c1 = JoinAndPrime(port(), alice, sender, room);  // message 1
   ASSERT_FALSE(c1.empty());
+  // The online count the answers carry is published once per aggregation tick.
+  ASSERT_TRUE(WaitUntil([&] { return sender.OnlineCount(room) == 2; }, 3s));
   const double base = HeldPolls(port());
   const double answered = EdgeAnswered(port());
   ASSERT_GE(answered, 0);
@@ -247,10 +249,11 @@ TEST_F(EdgeTest, PollsOneOrTwoGrowthsBehindAreAnsweredAtOnceWithWhatTheRoomWould
   }
   EXPECT_EQ(EdgeAnswered(port()), answered + 5);
 
-  // Someone joins: the answers carry an old online count, so the edge drops them and the
-  // room answers (with the count of now).
+  // Someone joins: once the count is published, the answers carry an old online count, so the
+  // edge drops them and the room answers (with the count of now).
   User carol(port(), "carol");
   ASSERT_TRUE(carol.Join(room).ok);
+  ASSERT_TRUE(WaitUntil([&] { return sender.OnlineCount(room) == 3; }, 3s));
   PollResult after = bob.Poll(room, {.cursor = c1, .timeout_ms = 10000});
   ASSERT_TRUE(after.ok);
   EXPECT_EQ(Seqs(after.messages), std::vector<uint64_t>{s2});
@@ -594,27 +597,25 @@ TEST_F(EdgeDeepPipelineTest, ThousandsOfPipelinedPollsAnsweredAtOnceDoNotNest) {
 
 class EdgeOnlineTest : public SharedDaemonTest<EdgeOnlineTest> {
  public:
-  static DaemonOptions Options() { return {.config = "rooms { online_ttl_ms: 1000 }"}; }
+  static DaemonOptions Options() {
+    return {.config = "rooms { online_ttl_ms: 1000 } presence { aggregation_period_ms: 100 }"};
+  }
 };
 
 TEST_F(EdgeOnlineTest, EdgeHeldUsersStayOnlineAndUsersWhoLeftStayGone) {
-  // The API's online endpoint is not served; the `online` count of a poll tells the same.
   std::string room = UniqueRoom();
   User sender(port(), "backend");  // an admin who never joins: never online
   User alice(port(), "alice");
   User bob(port(), "bob");
-  User carl(port(), "carl");  // never joins: his poll alone makes him online
-  User probe(port(), "probe");
+  User carl(port(), "carl");    // never joins: his poll alone makes him online
+  User probe(port(), "probe");  // reads /online
   JoinResult j = alice.Join(room);
   ASSERT_TRUE(j.ok);
   ASSERT_TRUE(bob.Join(room).ok);
   std::string cursor = Prime(port(), alice, sender, room, j.cursor);
   ASSERT_FALSE(cursor.empty());
   const double base = HeldPolls(port());
-  auto online = [&] {
-    PollResult p = probe.Poll(room, {.timeout_ms = 0});  // counts the probe too
-    return p.ok ? std::stoi(p.online) : -1;
-  };
+  auto online = [&] { return probe.OnlineCount(room); };
 
   std::vector<std::future<PollResult>> polls;
   for (User* u : {&alice, &bob, &carl}) {
@@ -624,20 +625,20 @@ TEST_F(EdgeOnlineTest, EdgeHeldUsersStayOnlineAndUsersWhoLeftStayGone) {
   }
   ASSERT_TRUE(WaitForHeldPolls(port(), base + 3));
   auto start = Clock::now();
-  EXPECT_TRUE(WaitUntil([&] { return online() == 4; }, 2s))
-      << "alice, bob, carl and the probe: " << online();
+  EXPECT_TRUE(WaitUntil([&] { return online() == 3; }, 2s)) << "alice, bob and carl: " << online();
 
-  // bob leaves (from another connection) while his poll is still held at the edge.
+  // bob leaves (from another connection) while his poll is still held at the edge: uncounted
+  // by the next aggregation tick (the config's period is 100 ms).
   User bob_phone(port(), "bob");
   EXPECT_EQ(bob_phone.Leave(room).status, 204);
-  EXPECT_EQ(online(), 3) << "bob still counted right after leaving";
+  EXPECT_TRUE(WaitUntil([&] { return online() == 2; }, 1s)) << "bob still counted after leaving";
 
   // Past the TTL counted from the polls: the edge re-tells alice and carl (they stay), and
   // bob, though re-told too, stays gone.
   std::this_thread::sleep_until(start + 1500ms);
-  EXPECT_EQ(online(), 3) << "1.5 s on: want alice, carl and the probe";
+  EXPECT_EQ(online(), 2) << "1.5 s on: want alice and carl";
   std::this_thread::sleep_until(start + 2300ms);
-  EXPECT_EQ(online(), 3) << "2.3 s on (TTL 1 s): want alice, carl and the probe";
+  EXPECT_EQ(online(), 2) << "2.3 s on (TTL 1 s): want alice and carl";
   for (auto& f : polls) {
     EXPECT_EQ(f.wait_for(0ms), std::future_status::timeout) << "a poll ended early";
   }

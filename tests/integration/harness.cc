@@ -863,6 +863,23 @@ Response User::Leave(std::string_view room) {
   return client_.Request("POST", RoomPath(room, "leave"), {}, Auth());
 }
 
+Response User::RoomGet(std::string_view room, std::string_view action, std::string_view query) {
+  std::string target = RoomPath(room, action);
+  if (!query.empty()) target += "?" + std::string(query);
+  return client_.Request("GET", target, {}, Auth());
+}
+
+int64_t User::OnlineCount(std::string_view room) {
+  Response r = RoomGet(room, "online", "limit=0");
+  if (r.status != 200) return -1;
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(r.body, ec);
+  if (ec || !v.is_object()) return -1;
+  const boost::json::value* count = v.as_object().if_contains("count");
+  if (!count || !count->is_string()) return -1;
+  return std::stoll(std::string(count->as_string()));
+}
+
 JoinResult User::Join(std::string_view room, std::optional<int> backlog) {
   JoinResult out;
   std::string body = backlog ? "{\"backlog\":" + std::to_string(*backlog) + "}" : "";

@@ -299,6 +299,10 @@ class User {
   Response SendRaw(std::string_view room, std::string_view json_body);
   Response HistoryRaw(std::string_view room, std::string_view query = {});
   Response Leave(std::string_view room);
+  // GET /v1/rooms/{room}/{action}[?query]: online, stats, visitors.
+  Response RoomGet(std::string_view room, std::string_view action, std::string_view query = {});
+  // The room's published online count from /online, or -1 when it does not answer one.
+  int64_t OnlineCount(std::string_view room);
 
   // Checked calls: a non-200 answer or a malformed body is a (non-fatal) test failure and
   // leaves ok == false.

@@ -1,70 +1,113 @@
-// Who is online in one room: a user is online from a join or a poll until a leave, or until
-// none of their polls has been held or started for the online TTL. Owned by its room and
-// touched only on the room's home loop. The start of the presence component: the audience
-// work splits it into shards with a published snapshot; today it is one map with an LRU list,
-// so expiry never scans the whole table.
+// Who is online in one room. A user is online from a join or a poll until a leave, or until
+// none of their polls has been held or started for the TTL; one user on several devices counts
+// once. Owned by its room and touched only on the room's loop.
+//
+// - Users are kept by their 64-bit UserHash in OnlineShards (16 bytes a slot, split into
+//   shards by hash): a heartbeat is one hash and one probe in one shard.
+// - Expiry without scans: every user sits in exactly one bucket of an expiry ring (one bucket
+//   per `bucket_ms` of deadline). A heartbeat only moves the user's last-seen time; when a
+//   bucket comes due its users are checked lazily: gone, expired, or queued again at their new
+//   deadline. A second of upkeep costs the users whose deadline falls in it, not the table.
+// - Ids are not kept per user: the table keeps a bounded sample of them (the first users seen
+//   while there was room, topped up by later heartbeats as sampled users go), which is what
+//   `/online` lists. A room no bigger than the sample lists everyone.
+// - Readers never look inside: the owner publishes an immutable OnlineSnapshot (count, sample)
+//   once per aggregation tick and every answer reads that.
 #pragma once
 
-#include <boost/intrusive/list.hpp>
+#include <cstddef>
 #include <cstdint>
-#include <limits>
+#include <deque>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "chatroomd/presence/online_shards.h"
 
 namespace chatroomd::presence {
 
-// One user online in the room. Lives in the table's map (stable address): a held poll points
-// at it.
-struct OnlineEntry {
-  boost::intrusive::list_member_hook<> lru_hook;  // oldest last_seen first
-  const std::string* user = nullptr;              // the map's key
-  int64_t last_seen_ms = 0;                       // steady ms
-  uint32_t held = 0;                              // polls of this user held in the room
-  bool left = false;                              // left while a poll was still held
-  // The room's send-rate bucket for this user (kept here: one map per room, not two).
-  static constexpr int64_t kBucketUnused = std::numeric_limits<int64_t>::min();
-  double tokens = 0;
-  int64_t refill_ms = kBucketUnused;  // no send yet: the bucket is full
+// The published state of a room's table: immutable once built, shared by every reader.
+struct OnlineSnapshot {
+  int64_t count = 0;
+  // A bounded sample of the online users' ids (all of them in a room no bigger than it).
+  std::shared_ptr<const std::vector<std::string>> users;
+  int64_t as_of_ms = 0;  // wall clock, ms since the Unix epoch
 };
 
 class OnlineTable {
  public:
-  OnlineTable() = default;
-  ~OnlineTable();
+  struct Options {
+    int64_t ttl_ms = 40000;
+    uint32_t sample_size = 1000;  // ids kept for /online
+    int64_t bucket_ms = 1000;     // expiry ring resolution
+  };
+  static constexpr int64_t kTickMs = 100;  // last-seen resolution (users expire late, not early)
+
+  // `now_ms`: the owner's clock at creation (every later time is on the same clock).
+  OnlineTable(int64_t now_ms, Options options);
   OnlineTable(const OnlineTable&) = delete;
   OnlineTable& operator=(const OnlineTable&) = delete;
 
-  // `user` was seen now (a join, a poll): online from now, even after a leave.
-  OnlineEntry& Touch(const std::string& user, int64_t now_ms);
-  // The entry of an online user (not one who left), or nullptr.
-  OnlineEntry* Find(const std::string& user);
-  // Keeps an online user online (their poll is still held elsewhere); a user who is not
-  // online stays offline.
-  void Refresh(const std::string& user, int64_t now_ms);
-  // A poll of `entry`'s user is held / ended (seen now).
-  void Hold(OnlineEntry& entry) { ++entry.held; }
-  void Release(OnlineEntry& entry, int64_t now_ms);
+  // A join or a poll: `user` is online from now (again, after a leave). Returns its hash.
+  uint64_t Touch(std::string_view user, int64_t now_ms);
+  bool IsOnline(std::string_view user);
+  // Keeps an online user online (an edge still holds their poll); a user who is not online
+  // stays offline.
+  void Refresh(std::string_view user, int64_t now_ms);
+  // A poll of the user with this hash (Touch's result) is held / ended. A user with a held
+  // poll does not expire.
+  void Hold(uint64_t user_hash);
+  void Release(uint64_t user_hash, int64_t now_ms);
   // `user` leaves: uncounted at once. False when they were not online.
-  bool Leave(const std::string& user);
-  // Drops users unseen for `ttl_ms`; a user with a held poll counts as seen now.
-  void Expire(int64_t now_ms, int64_t ttl_ms);
+  bool Leave(std::string_view user);
+  // Drops the users whose TTL has run out by `now_ms`; returns how many.
+  size_t Expire(int64_t now_ms);
+  // Live change (reload): users seen from now on get the new TTL.
+  void set_ttl_ms(int64_t ttl_ms) { options_.ttl_ms = ttl_ms; }
 
-  int64_t count() const { return static_cast<int64_t>(map_.size()) - left_; }
+  int64_t count() const { return count_; }
   // No entry at all (not even one kept for a held poll of a user who left).
-  bool empty() const { return map_.empty(); }
+  bool empty() const { return shards_.size() == 0; }
+  // Changes whenever the set of online users changes.
+  uint64_t version() const { return version_; }
+  // The table as it is now, for publishing.
+  std::shared_ptr<const OnlineSnapshot> Snapshot(int64_t wall_ms);
+  // Heap bytes held: slots, expiry ring, sample.
+  size_t memory_bytes() const;
+  size_t shard_count() const { return shards_.shard_count(); }
 
  private:
-  using LruList = boost::intrusive::list<
-      OnlineEntry,
-      boost::intrusive::member_hook<OnlineEntry, decltype(OnlineEntry::lru_hook),
-                                    &OnlineEntry::lru_hook>,
-      boost::intrusive::constant_time_size<false>>;
-  void MoveToBack(OnlineEntry& entry, int64_t now_ms);
-  void Erase(OnlineEntry& entry);
+  int64_t Elapsed(int64_t now_ms) const { return now_ms > epoch_ms_ ? now_ms - epoch_ms_ : 0; }
+  static uint32_t TickOf(int64_t elapsed_ms) {
+    return static_cast<uint32_t>((elapsed_ms + kTickMs - 1) / kTickMs);
+  }
+  int64_t DeadlineOf(const OnlineSlot& s) const { return s.last_seen * kTickMs + options_.ttl_ms; }
+  void Queue(OnlineSlot& slot, int64_t deadline_ms);
+  // Marks the slot online (new, or back after a leave).
+  void Arrive(OnlineSlot& slot, std::string_view user, int64_t elapsed_ms);
+  void Sample(OnlineSlot& slot, std::string_view user);
+  void Unsample(OnlineSlot& slot);
+  void EraseSlot(OnlineSlot& slot);
+  // The bucket's users: gone, expired, or queued again. Returns how many expired.
+  size_t CheckDue(std::vector<uint64_t>& bucket, uint16_t queued, int64_t elapsed_ms);
 
-  std::unordered_map<std::string, OnlineEntry> map_;
-  LruList lru_;
-  int64_t left_ = 0;  // entries kept only for a held poll of a user who left
+  Options options_;
+  const int64_t epoch_ms_;
+  OnlineShards shards_;
+  int64_t count_ = 0;
+  uint64_t version_ = 0;
+  // Held polls beyond what a slot's 16-bit counter holds (one user holding 65,535+ polls).
+  std::unordered_map<uint64_t, uint64_t> held_extra_;
+  // Expiry ring: ring_[i] holds the users queued in bucket base_ + i.
+  std::deque<std::vector<uint64_t>> ring_;
+  uint64_t base_ = 0;
+  // The sample of ids, and its copy as last published (rebuilt only when the sample changed).
+  std::vector<std::pair<uint64_t, std::string>> sample_;
+  bool sample_changed_ = true;
+  std::shared_ptr<const std::vector<std::string>> published_users_;
 };
 
 }  // namespace chatroomd::presence

@@ -18,10 +18,6 @@
 #include "chatroomd/common/timer_wheel.h"
 #include "chatroomd/common/wire.h"
 
-namespace chatroomd::presence {
-struct OnlineEntry;
-}  // namespace chatroomd::presence
-
 namespace chatroomd::room {
 
 class Room;
@@ -36,7 +32,7 @@ using WaitHook =
 struct HeldPoll : TimerNode {
   WaitHook room_hook;
   Room* room = nullptr;
-  presence::OnlineEntry* user = nullptr;
+  uint64_t user_hash = 0;  // the poller, in the room's online table
   // The client keeps itself alive while a room holds its poll; reset when released.
   std::shared_ptr<Client> keepalive;
   uint64_t serial = 0;
@@ -119,8 +115,22 @@ struct SendArgs {
 
 struct LeaveArgs {};
 
+// GET /online: up to `limit` ids of the room's online users.
+struct OnlineArgs {
+  uint32_t limit = 100;
+};
+
+struct StatsArgs {};
+
+// GET /visitors: UTC days [from_day, to_day], in days since the Unix epoch.
+struct VisitorsArgs {
+  uint32_t from_day = 0;
+  uint32_t to_day = 0;
+};
+
 // A request for a room, as queued while the room loads.
-using Request = std::variant<JoinArgs, PollArgs, SendArgs, LeaveArgs>;
+using Request =
+    std::variant<JoinArgs, PollArgs, SendArgs, LeaveArgs, OnlineArgs, StatsArgs, VisitorsArgs>;
 
 struct HistoryArgs {
   std::optional<uint64_t> before;  // nullopt: from the head

@@ -5,18 +5,22 @@
 //
 // Where each concern lives: room.cc (load, admission, join, leave, upkeep), room_send.cc
 // (send with idempotency keys), room_poll.cc (poll, hold, wake), room_edges.cc (edges),
-// answers.cc (the responses), presence/online_table.cc (who is online).
+// room_presence.cc (the published online count, /online, /stats, /visitors, the audience
+// counters), answers.cc (the responses), presence/ (the online table, unique viewers).
 #pragma once
 
 #include <boost/intrusive/list.hpp>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "chatroomd/presence/online_table.h"
+#include "chatroomd/presence/room_audience.h"
 #include "chatroomd/room/client.h"
 #include "chatroomd/room/edge.h"
 #include "chatroomd/room/room_log.h"
@@ -58,11 +62,17 @@ class Room {
   void OnEdgeReport(EdgeReport report);
   void OnEdgeUnsubscribe(Edge* edge, uint64_t gen);
 
-  // Periodic upkeep: expires online users. Returns true when the room can be unloaded.
+  // The aggregation tick and upkeep: expires silent users, publishes the online count. Returns
+  // true when the room can be unloaded (its counters taken first: TakeCounters).
   bool Sweep(int64_t now_ms, int64_t idle_unload_ms);
+  // The audience counters changed since the last call, in their stored form.
+  void TakeCounters(std::vector<store::CounterRecord>& out);
 
-  // For stats and tests.
-  int64_t online() const { return online_.count(); }
+  // The published online count (what answers carry).
+  int64_t online() const { return published_->count; }
+  // Counted right now (tests).
+  int64_t online_now() const { return online_.count(); }
+  bool unique_estimated() const { return audience_.day_estimated(); }
   size_t held_count() const { return held_count_; }
   // Polls held for this room by edges, as last reported.
   int64_t edge_held() const;
@@ -83,11 +93,15 @@ class Room {
 
   // room.cc
   void OnLoaded(Result<store::RoomSnapshot> snapshot);
+  // One of the load's reads is done; the room is ready when both are.
+  void LoadStepDone(bool ok);
   void Create();
   void OnCreated(Status status);
   void RunQueued();
   void DoJoin(const Caller& caller, const JoinArgs& args);
   void DoLeave(const Caller& caller);
+  // A join, a poll or an edge's report of one: online now, counted as a viewer.
+  uint64_t Seen(const std::string& user, int64_t now_ms, int64_t wall_ms);
 
   // room_send.cc
   void DoSend(Caller caller, SendArgs args);
@@ -101,8 +115,7 @@ class Room {
   void PollFromStore(Caller caller, Cursor cursor, uint32_t limit);
   void OnPriorityRead(const Caller& caller, Cursor cursor, uint32_t limit, uint64_t covered,
                       Result<std::vector<store::MessageRecord>> records);
-  void Hold(Caller caller, Cursor cursor, uint32_t limit, uint32_t timeout_ms,
-            presence::OnlineEntry& user);
+  void Hold(Caller caller, Cursor cursor, uint32_t limit, uint32_t timeout_ms, uint64_t user_hash);
   void Unhold(HeldPoll& held);
   // Answers every held poll as timed out (ReleaseAllHeld without the loop check).
   void ReleaseHeld();
@@ -119,12 +132,26 @@ class Room {
   void RefreshEdges();
   void NotifyEdges(AnswerCache& cache);
 
+  // room_presence.cc
+  void OnCountersLoaded(Result<std::vector<std::optional<std::string>>> values);
+  // After a change to who is online: publishes at once when the last publish is a period
+  // old (a quiet room shows a join in its answer), else the next tick does.
+  void OnlineChanged();
+  void Publish(int64_t now_ms);
+  void DoOnline(const Caller& caller, const OnlineArgs& args);
+  void DoStats(const Caller& caller);
+  void DoVisitors(Caller caller, const VisitorsArgs& args);
+  // Send-rate buckets of recent senders: the wait in seconds when `user_hash`'s is empty.
+  std::optional<int> TakeSendToken(uint64_t user_hash, int64_t now_ms);
+  void PruneSendBuckets(int64_t now_ms);
+
   RoomHost& host_;
   const std::string id_;
   State state_ = State::kLoading;
   bool exists_ = false;
   // Set while queued requests run after a failed load/create: they answer `internal`.
   bool load_failed_ = false;
+  int loads_pending_ = 0;
   int64_t created_ms_ = 0;
   RoomLog log_;
   uint64_t assigned_ = 0;  // highest seq handed out (>= log_.head(): some not yet durable)
@@ -136,6 +163,16 @@ class Room {
   HeldList held_;
   size_t held_count_ = 0;
   presence::OnlineTable online_;
+  presence::RoomAudience audience_;
+  std::shared_ptr<const presence::OnlineSnapshot> published_;
+  uint64_t published_version_ = 0;
+  int64_t published_ms_ = std::numeric_limits<int64_t>::min() / 2;  // steady
+  uint64_t priority_assigned_ = 0;  // priority messages handed a seq
+  struct SendBucket {
+    double tokens = 0;
+    int64_t refill_ms = 0;
+  };
+  std::unordered_map<uint64_t, SendBucket> send_buckets_;
   std::unique_ptr<DedupKeys> dedup_;
   std::unique_ptr<EdgeSubscriptions> edges_;
 };

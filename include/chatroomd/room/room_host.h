@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "chatroomd/common/loop.h"
 #include "chatroomd/common/timer_wheel.h"
@@ -41,6 +42,12 @@ struct RoomSettings {
   uint32_t edge_max_groups = 16;
   uint32_t edge_report_delay_ms = 10;
   uint32_t edge_idle_ms = 5000;
+  // presence { ... }. An aggregation period of 0 (tests only; the config's floor is 100)
+  // publishes every change at once, with the host's tick every 100 ms.
+  uint32_t aggregation_period_ms = 1000;
+  uint32_t unique_exact_threshold = 10000;
+  uint32_t counters_flush_ms = 10000;
+  uint32_t online_sample_size = 1000;
 };
 
 // State shared by every host and edge of the process (atomics only).
@@ -56,6 +63,17 @@ struct SharedRoomState {
 // slot is taken before the check, so that loops holding polls at once cannot pass the bound.
 bool TakeHeldSlot(SharedRoomState& shared, const RoomSettings& settings, int64_t room_held);
 void ReleaseHeldSlot(SharedRoomState& shared);
+
+// What a host's presence work did, for /metrics (written on the host's loop, read anywhere).
+struct PresenceStats {
+  std::atomic<int64_t> online{0};  // the published counts of the host's rooms, summed
+  std::atomic<uint64_t> expired{0};
+  std::atomic<uint64_t> aggregations{0};    // aggregation ticks
+  std::atomic<uint64_t> aggregation_ns{0};  // time spent in them
+  std::atomic<int64_t> rooms_estimated{0};  // rooms whose unique-viewer day counter is past
+                                            // the exact threshold
+  std::atomic<uint64_t> counter_writes{0};  // audience counter records written
+};
 
 class RoomHost;
 
@@ -107,12 +125,29 @@ class RoomHost {
   void CancelPoll(const ClientPtr& client, uint64_t serial);
   // Answers every held poll (shutdown); new polls are answered at once from then on.
   void ReleaseAllHeld();
-  // Periodic upkeep of every room (online expiry, unloading idle rooms), at `now_ms`.
+  // The aggregation tick (every presence.aggregation_period_ms): every room expires silent
+  // users and publishes its online count; idle rooms are unloaded; the audience counters
+  // are flushed every presence.counters_flush_ms.
   void Sweep(int64_t now_ms);
 
   size_t room_count() const { return rooms_.size(); }
   // Live setting changes (reload): takes effect for later requests.
   void set_settings(std::shared_ptr<const RoomSettings> s) { settings_ = std::move(s); }
+  // The sect this host belongs to (for /stats); before Start.
+  void set_sect(std::string name, bool vip) {
+    sect_name_ = std::move(name);
+    vip_ = vip;
+  }
+  const std::string& sect_name() const { return sect_name_; }
+  bool vip() const { return vip_; }
+
+  // Presence bookkeeping from the host's rooms.
+  void AddOnline(int64_t delta) { presence_.online.fetch_add(delta, std::memory_order_relaxed); }
+  void CountExpired(size_t n) { presence_.expired.fetch_add(n, std::memory_order_relaxed); }
+  const PresenceStats& presence_stats() const { return presence_; }
+  // Writes every room's changed audience counters to the store in one request (the periodic
+  // flush; also at shutdown, after Drain).
+  void FlushCounters();
 
  private:
   void ArmSweep();
@@ -125,6 +160,12 @@ class RoomHost {
   TimerWheel wheel_;
   boost::asio::steady_timer sweep_timer_;
   std::unordered_map<std::string, std::unique_ptr<Room>> rooms_;
+  std::string sect_name_;
+  bool vip_ = false;
+  PresenceStats presence_;
+  int64_t last_flush_ms_ = 0;
+  // Counters of rooms unloaded since the last flush.
+  std::vector<store::CounterRecord> unloaded_counters_;
 };
 
 }  // namespace chatroomd::room

@@ -61,6 +61,9 @@ class RoomService {
   void Send(const std::string& room_id, room::Caller caller, room::SendArgs args);
   void Leave(const std::string& room_id, room::Caller caller);
   void History(const std::string& room_id, room::Caller caller, room::HistoryArgs args);
+  void Online(const std::string& room_id, room::Caller caller, room::OnlineArgs args);
+  void Stats(const std::string& room_id, room::Caller caller);
+  void Visitors(const std::string& room_id, room::Caller caller, room::VisitorsArgs args);
   // The client no longer waits for poll `serial` of room `room_id`.
   void CancelPoll(const std::string& room_id, room::ClientPtr client, uint64_t serial);
 
@@ -68,6 +71,8 @@ class RoomService {
   int64_t pending_writes() const;
   // Every sect loop (for a shutdown barrier).
   std::vector<Loop*> loops() const;
+  // The sects' metric families (online users, presence upkeep), Prometheus text; any thread.
+  std::string RenderMetrics() const;
   // Name of the sect that owns the room (for stats and logs).
   std::string SectOf(const std::string& room_id) const;
 

@@ -5,6 +5,8 @@
 //   priority  key = room '\0' seq(8, big-endian)   value = ts_ms(8, LE)   (index of priority seqs)
 //   rooms     key = room                           value = store.RoomMeta
 //   dedup     key = room '\0' sender '\0' client_msg_id   value = ts_ms(8, LE) + varint seq
+//   counters  key = room '\0' kind(1) period(4, big-endian)  value = store.AudienceCounter
+//             (kind 'd': a UTC day, 'h': an hour; presence/room_audience.h)
 // Retention: a compaction filter drops messages/priority entries older than the retention and
 // dedup entries older than the dedup window; reads filter by the same clock, so an expired
 // message is never returned even before compaction has removed it.
@@ -62,6 +64,18 @@ struct MessageRecord {
   std::optional<std::string> client_msg_id;
 };
 
+// One period of a room's audience counters (presence::RoomAudience::Record) in the counters
+// column family.
+struct CounterKey {
+  char kind = 'd';
+  uint32_t period = 0;
+};
+struct CounterRecord {
+  std::string room;
+  CounterKey key;
+  std::string value;
+};
+
 // One durable change to a room, applied atomically with everything else in its batch.
 struct WriteRequest {
   std::string room;
@@ -70,8 +84,13 @@ struct WriteRequest {
   uint64_t head_seq = 0;
   // 0 keeps the room's stored created_ms (or an earlier one in the same batch).
   int64_t created_ms = 0;
+  // RoomMeta.priority_count after this write.
+  uint64_t priority_count = 0;
   // Stored with its ts_ms as the retention time (the store's clock when ts_ms <= 0).
   std::optional<MessageRecord> message;
+  // Audience counters written in the same batch (of any rooms). A request whose `room` is
+  // empty writes only these.
+  std::vector<CounterRecord> counters;
   // Called once the batch holding this request is durable, or failed: posted to `done_loop`,
   // or on the writer thread when it is null.
   std::function<void(Status)> done;
@@ -83,6 +102,9 @@ struct RoomSnapshot {
   bool exists = false;
   uint64_t head_seq = 0;
   int64_t created_ms = 0;
+  // Priority messages the room ever accepted (for a room stored before the count was kept:
+  // those still retained).
+  uint64_t priority_count = 0;
   // The newest normal messages (at most the window size), ascending seq.
   std::vector<MessageRecord> normal;
   // The largest seq of a normal message older than `normal` (still retained), 0 if none.
@@ -156,6 +178,10 @@ class Store {
                            Loop* done_loop,
                            std::function<void(Result<std::optional<uint64_t>>)> done) = 0;
 
+  // The stored counters of `room` for these periods, in the same order (nullopt: none).
+  virtual void ReadCounters(
+      std::string room, std::vector<CounterKey> keys, Loop* done_loop,
+      std::function<void(Result<std::vector<std::optional<std::string>>>)> done) = 0;
   virtual StoreStats Stats() const = 0;
   // The store's metric families in Prometheus text format (for /metrics).
   std::string RenderMetrics() const;

@@ -131,6 +131,7 @@ class EdgeRoomTest : public ::testing::Test {
     settings_.max_held_polls_per_room = max_held_polls_per_room_;
     settings_.online_ttl_ms = 1000;
     settings_.idle_unload_ms = 1000;
+    settings_.aggregation_period_ms = 0;  // every change to who is online is published at once
     loop_ = std::make_unique<Loop>("room-test", 0);
     host_ = std::make_unique<RoomHost>(*loop_, *store_, std::make_shared<RoomSettings>(settings_),
                                        shared_, registry_.NewSlot(), clock_.AsClock());
@@ -612,7 +613,7 @@ TEST_F(EdgeRoomTest, ReportsMarkPolledUsersOnlineAndStillHeldNeverResurrects) {
   // still_held keeps a user online past the TTL measured from the poll.
   Report(gen, head, 2, {"erin"});
   EXPECT_EQ(Online(), 3);
-  clock_.Advance(300);
+  clock_.Advance(500);  // more than a tick and an expiry bucket (users expire that late)
   int64_t after = Eval<int64_t>([&](Room& r) {
     EdgeReport report;
     report.edge = edge_.get();
@@ -622,7 +623,7 @@ TEST_F(EdgeRoomTest, ReportsMarkPolledUsersOnlineAndStillHeldNeverResurrects) {
     report.still_held = {"erin"};
     int64_t now = clock_.Now();
     r.OnEdgeReport(std::move(report));
-    // Past the TTL of everyone seen 300 ms ago or earlier, not of a user re-told now.
+    // Past the TTL of everyone seen 500 ms ago or earlier, not of a user re-told now.
     r.Sweep(now + settings_.online_ttl_ms - 100, 1'000'000);
     return r.online();
   });

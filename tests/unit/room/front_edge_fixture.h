@@ -47,7 +47,8 @@ class FrontEdgeTest : public ::testing::Test {
 
   void SetUp() override {
     store_.emplace("chatroomd-front-edge-test");
-    settings_.online_ttl_ms = 1000;  // the edge's upkeep runs every 250 ms (real)
+    settings_.online_ttl_ms = 1000;       // the edge's upkeep runs every 250 ms (real)
+    settings_.aggregation_period_ms = 0;  // every change to who is online is published at once
     Configure(settings_);
     auto settings = std::make_shared<const RoomSettings>(settings_);
     room_loop_ = std::make_unique<Loop>("room", 0);

@@ -74,6 +74,11 @@ class GatedStore : public store::Store {
     real_.LookupDedup(std::move(room), std::move(sender), std::move(client_msg_id), done_loop,
                       std::move(done));
   }
+  void ReadCounters(
+      std::string room, std::vector<store::CounterKey> keys, Loop* done_loop,
+      std::function<void(Result<std::vector<std::optional<std::string>>>)> done) override {
+    real_.ReadCounters(std::move(room), std::move(keys), done_loop, std::move(done));
+  }
   store::StoreStats Stats() const override { return real_.Stats(); }
   void Close() override {}
 

@@ -207,12 +207,38 @@ TEST_F(RoomTest, OnlineExpiresAfterTtlUnlessPolling) {
   On("r", [caller = As(c, "active")](Room& r) { r.Poll(caller, PollArgs{}); });
   std::promise<int64_t> before, after;
   On("r", [&](Room& r) {
-    before.set_value(r.online());
+    before.set_value(r.online_now());
     r.Sweep(clock_.Now() + 10'000, 1'000'000);
     after.set_value(r.online());
   });
   EXPECT_EQ(before.get_future().get(), 2);
   EXPECT_EQ(after.get_future().get(), 1);  // the held poll keeps "active" online
+}
+
+TEST_F(RoomTest, TheOnlineCountIsPublishedAtMostOncePerTick) {
+  // A quiet room shows a join at once; later changes within the aggregation period wait for
+  // the next tick, so that a busy room does not rebuild its answers on every join.
+  auto c = NewClient();
+  auto first = Join(c, "alice");
+  ASSERT_EQ(first->status, 200);
+  EXPECT_EQ(Json(first).at("online").as_string(), "1");
+  auto second = Join(c, "bob");
+  EXPECT_EQ(Json(second).at("online").as_string(), "1") << "within the period: not yet";
+  std::promise<std::pair<int64_t, int64_t>> counts;
+  On("r", [&](Room& r) {
+    const int64_t now = r.online();
+    r.Sweep(clock_.Now() + 1000, 1'000'000);  // the next tick
+    counts.set_value({now, r.online()});
+  });
+  auto [before, after] = counts.get_future().get();
+  EXPECT_EQ(before, 1);
+  EXPECT_EQ(after, 2);
+  // A leave after a quiet period is published at once again.
+  clock_.Advance(5000);
+  On("r", [caller = As(c, "bob")](Room& r) { r.Leave(caller); });
+  std::promise<int64_t> left;
+  On("r", [&](Room& r) { left.set_value(r.online()); });
+  EXPECT_EQ(left.get_future().get(), 1);
 }
 
 }  // namespace
