@@ -9,6 +9,7 @@ packages=(
   libprotobuf-dev protobuf-compiler librocksdb-dev libspdlog-dev libxxhash-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nginx libnginx-mod-nchan
+  redis-server redis-tools
   curl clang-format
 )
 missing=()
