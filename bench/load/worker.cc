@@ -40,6 +40,7 @@ Worker::~Worker() {
     if (p.fd >= 0) setsockopt(p.fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
     CloseFd(p);
     delete p.partial;
+    CloseLeaveFd(p);
   }
   if (epfd_ >= 0) close(epfd_);
 }
@@ -159,6 +160,10 @@ void Worker::SendJoin(uint32_t i) {
 
 void Worker::SendPoll(uint32_t i) {
   Poller& p = pollers_[i];
+  if (Leaving(p)) {
+    p.state = State::kIdle;  // about to leave: no poll may reach the server after the leave
+    return;
+  }
   if (p.req == kNoReq) p.req = Intern(RoomOf(i), "", "");  // nchan: start at the head
   req_buf_ = prefixes_[p.req].text;
   if (opts_.target == Target::kChatroomd) {
@@ -524,6 +529,9 @@ bool Worker::OnControl() {
       }
       break;
     }
+    case kMsgLeave:
+      StartLeavePhase();
+      break;
     case kMsgStop:
       stop_ = true;
       break;
@@ -568,9 +576,10 @@ int Worker::Run() {
     int64_t now = NowNs();
     if (now >= cfg_.deadline_ns) return 4;  // the parent should have stopped us by now
     int timeout_ms = 100;
-    if (!timers_.empty()) {
-      int64_t wait = (timers_.top().first - now + kNsPerMs - 1) / kNsPerMs;
-      if (wait < timeout_ms) timeout_ms = wait < 0 ? 0 : static_cast<int>(wait);
+    int64_t next_timer = NextTimerNs();
+    if (next_timer - now < timeout_ms * kNsPerMs) {
+      int64_t wait = (next_timer - now + kNsPerMs - 1) / kNsPerMs;
+      timeout_ms = wait < 0 ? 0 : static_cast<int>(wait);
     }
     int n = epoll_wait(epfd_, events.data(), static_cast<int>(events.size()), timeout_ms);
     if (n < 0 && errno != EINTR) return 2;
@@ -581,6 +590,10 @@ int Worker::Run() {
         continue;
       }
       uint32_t i = static_cast<uint32_t>(tag);
+      if ((tag & kLeaveTag) != 0) {
+        OnLeaveEvent(i);
+        continue;
+      }
       Poller& p = pollers_[i];
       if (p.fd < 0) continue;  // closed earlier in this batch
       if (p.state == State::kConnecting) {
@@ -603,6 +616,7 @@ int Worker::Run() {
         SendPoll(i);
       }
     }
+    RunLeaveTimers(now);
     StartSetups();
   }
   SendFinal();

@@ -21,12 +21,19 @@ namespace crload {
 namespace worker_internal {
 
 constexpr uint64_t kCtrlTag = ~uint64_t{0};
+constexpr uint64_t kLeaveTag = uint64_t{1} << 32;  // epoll tag of poller i's leave: i | kLeaveTag
 constexpr uint32_t kNoReq = ~uint32_t{0};
 constexpr int kMaxSetupAttempts = 6;
 constexpr int kMaxErrorsInRow = 10;
 constexpr size_t kReadBufBytes = 256 * 1024;
 
-enum class State : uint8_t { kIdle, kConnecting, kJoining, kPolling, kBackoff, kDead };
+// The poll connection's state. kLeft: the poller left (--leave-fraction) and is closed.
+enum class State : uint8_t { kIdle, kConnecting, kJoining, kPolling, kBackoff, kDead, kLeft };
+
+// Where a poller is in the leave phase. Only pollers chosen by --leave-fraction leave kStays;
+// from kWaiting to kSent a poller sends no new poll (its held poll, if any, stays held), so that
+// no poll of its can reach the server after its leave. kFailed: it gave up leaving and polls on.
+enum class Leave : uint8_t { kStays, kWaiting, kConnecting, kSent, kLeft, kFailed };
 
 // Which pubseqs (as room-local indices pubseq / rooms) a poller has accounted for (received or
 // skipped under a gap): all below `base`, and base + i where bit i of `mask` is set. Publishers
@@ -40,10 +47,12 @@ struct Poller {
   uint32_t duplicated = 0;
   uint32_t skipped = 0;
   uint32_t evicted = 0;
+  int32_t leave_fd = -1;  // the leave's own connection, while it is in flight
   uint64_t mask = 0;
   std::string* partial = nullptr;  // a response split over reads; rare
   State state = State::kIdle;
-  uint8_t attempts = 0;
+  Leave leave = Leave::kStays;
+  uint8_t attempts = 0;  // setup attempts; in the leave phase, leave attempts
   uint8_t errors_in_row = 0;
   bool setup_done = false;
   bool complete = false;
@@ -87,6 +96,22 @@ class Worker {
   void MaybeSendReady();
   bool OnControl();
   void SendFinal();
+  int64_t NextTimerNs() const;
+
+  // --- the leave phase (worker_leave.cc)
+  bool Leaving(const Poller& p) const {
+    return p.leave == Leave::kWaiting || p.leave == Leave::kConnecting || p.leave == Leave::kSent;
+  }
+  void StartLeavePhase();
+  void StartLeaves();
+  void SendLeave(uint32_t i);
+  void OnLeaveEvent(uint32_t i);
+  void OnLeaveAnswer(uint32_t i, const HttpResponse& r);
+  void LeaveFailed(uint32_t i);
+  void LeaveDone(uint32_t i, bool ok);
+  void CloseLeaveFd(Poller& p);
+  void RunLeaveTimers(int64_t now);
+  void MaybeSendStaying();
 
   const WorkerConfig cfg_;
   const Options& opts_;
@@ -125,6 +150,14 @@ class Worker {
   bool stop_ = false;
   std::vector<uint32_t> published_;
   uint32_t incomplete_ = 0;
+
+  bool leave_phase_ = false;
+  bool staying_sent_ = false;
+  std::vector<uint32_t> leavers_;  // chosen pollers, in index order
+  uint32_t next_leaver_ = 0;
+  uint32_t leaves_in_flight_ = 0;  // started and not yet done (connecting, sent or retry wait)
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> leave_timers_;
+  std::unordered_map<uint32_t, std::string> leave_partial_;  // a leave answer split over reads
 
   Histogram hist_;
   FinalStats st_;
