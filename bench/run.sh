@@ -16,7 +16,7 @@
 # no file unless --out). Exits 1 if any run failed (no JSON line, or crload exited non-zero).
 # Every run is bounded in time; on exit (or ^C) it stops exactly the PIDs it started.
 #
-# --scenarios runs only the listed scenarios (by id: a b c d e, or s1 s2 for --smoke).
+# --scenarios runs only the listed scenarios (by id: a b c d e f, or s1 s2 for --smoke).
 # --no-sync-wal runs chatroomd with `store { sync_wal: false }` (what durability costs: the
 # peer and the floor keep messages in memory only).
 # --before BIN adds the server `before`: another chatroomd binary (an older build, say) run
@@ -78,10 +78,11 @@ chatroomd_config=$root/config/chatroomd.textproto
 log() { echo "run.sh: $*" >&2; }
 
 # --- scenarios --------------------------------------------------------------------------
-# id | title | servers | pollers rooms messages rate publishers poll_timeout_ms drain_s duration_s | figures
-# duration_s bounds the whole crload run (connect + join + first poll, settle, publish, drain);
-# drain_s is how long after the last publish crload waits for every poller to have every
-# message. (a) publishes nothing: it measures the server once every poll is held. Figures:
+# id | title | servers | pollers rooms messages rate publishers poll_timeout_ms drain_s duration_s [crload flags] | figures
+# duration_s bounds the whole crload run (connect + join + first poll, settle, publish, drain,
+# leave and online check); drain_s is how long after the last publish crload waits for every
+# poller to have every message. Flags after duration_s go to crload as they are, for every
+# server of the scenario. (a) publishes nothing: it measures the server once every poll is held. Figures:
 # crload JSON keys. A crload publisher has one send in flight (it waits for the ack), so a
 # paced scenario has enough publishers that a slow ack does not lower the offered rate; the
 # "publish rate achieved" row shows whether it did. Flat out (d) has 16: with a few publishers
@@ -93,13 +94,18 @@ b|(b) fan-out 10k pollers, 1 room, 1 msg/s|chatroomd,nchan,floor|10000 1 25 1 2 
 c|(c) fan-out 10k pollers, 1 room, 10 msg/s|chatroomd,nchan,floor|10000 1 30 10 4 60000 5 45|lat_p50_ms lat_p99_ms lost server_cpu_us_per_delivery publish_rate_achieved errors
 d|(d) 1k pollers, 1 room, publish flat out (16 publishers)|chatroomd,nchan|1000 1 3000 0 16 60000 5 60|deliveries_per_s lost skipped_gap lat_p50_ms lat_p99_ms publish_rate_achieved responses_per_delivery errors
 e|(e) 1,000 rooms x 10 pollers, 500 msg/s|chatroomd,nchan,floor|10000 1000 5000 500 4 60000 5 50|lat_p50_ms lat_p99_ms lost publish_rate_achieved errors
+f|(f) audience: 15k pollers over 100 rooms, 100 msg/s, a third leave|chatroomd|15000 100 3000 100 4 60000 5 75 --leave-fraction 1/3|online_mismatch online_checked left server_cpu_us_per_delivery lat_p50_ms lat_p99_ms lost publish_rate_achieved errors
 '
+# (f) is chatroomd's (and before's) only: Nchan has no leave or online count, and the floor
+# answers neither. Its publish + drain CPU per delivery compares the poll path of two builds
+# (--only chatroomd,before --before OLD); the leaves and the online check come after it.
 scenarios_quick='
 a|(a) 1k idle pollers held|chatroomd,nchan,floor|1000 10 0 0 1 60000 0 5|rss_per_poll_bytes held_s errors
 b|(b) fan-out 1k pollers, 1 room, 1 msg/s|chatroomd,nchan,floor|1000 1 5 1 2 60000 3 20|lat_p50_ms lat_p99_ms lost server_cpu_us_per_delivery publish_rate_achieved errors
 c|(c) fan-out 1k pollers, 1 room, 10 msg/s|chatroomd,nchan,floor|1000 1 20 10 4 60000 3 20|lat_p50_ms lat_p99_ms lost server_cpu_us_per_delivery publish_rate_achieved errors
 d|(d) 200 pollers, 1 room, publish flat out (16 publishers)|chatroomd,nchan|200 1 500 0 16 60000 3 30|deliveries_per_s lost skipped_gap lat_p50_ms lat_p99_ms publish_rate_achieved responses_per_delivery errors
 e|(e) 100 rooms x 10 pollers, 100 msg/s|chatroomd,nchan,floor|1000 100 500 100 2 60000 3 20|lat_p50_ms lat_p99_ms lost publish_rate_achieved errors
+f|(f) audience: 1,500 pollers over 10 rooms, 50 msg/s, a third leave|chatroomd|1500 10 500 50 2 60000 3 30 --leave-fraction 1/3|online_mismatch online_checked left server_cpu_us_per_delivery lat_p50_ms lat_p99_ms lost publish_rate_achieved errors
 '
 # The test suite's smoke run (bench/smoke.sh): a few hundred pollers for a few seconds.
 scenarios_smoke='
@@ -117,11 +123,14 @@ declare -A label=(
   [server_cpu_us_per_delivery]='server CPU per delivery (µs)'
   [deliveries_per_s]='deliveries/s' [deliveries]='deliveries'
   [publish_rate_achieved]='publish rate achieved (msg/s)'
-  [responses_per_delivery]='responses per delivery')
+  [responses_per_delivery]='responses per delivery'
+  [online_mismatch]='online count never exact (rooms)' [online_checked]='online count checked (rooms)'
+  [left]='pollers that left')
 # Counts compare by difference, not ratio.
-declare -A is_count=([lost]=1 [duplicated]=1 [skipped_gap]=1 [errors]=1 [deliveries]=1)
+declare -A is_count=([lost]=1 [duplicated]=1 [skipped_gap]=1 [errors]=1 [deliveries]=1
+  [online_mismatch]=1 [online_checked]=1 [left]=1)
 # Counts that must be zero: summed over the rounds (not a median), so a loss in any run shows.
-declare -A is_sum=([lost]=1 [duplicated]=1 [skipped_gap]=1 [errors]=1)
+declare -A is_sum=([lost]=1 [duplicated]=1 [skipped_gap]=1 [errors]=1 [online_mismatch]=1)
 
 # --- build ------------------------------------------------------------------------------
 if [[ $do_build -eq 1 && ( -z $chatroomd_bin || -z $crload_bin || -z $floor_bin ) ]]; then
@@ -286,18 +295,20 @@ run_one() {  # run_one SCENARIO_ID SERVER ROUND PARAMS
   # tag names the run in the log, V, FAIL and the JSON block; f names its files (no '#':
   # it ends up in nginx.conf, where '#' starts a comment).
   local id=$1 server=$2 tag="$1.$2#$3" f="$1.$2.$3" rc=0 json k v
-  read -r pollers rooms messages rate publishers poll_timeout drain duration <<< "$4"
+  local extra extra_args
+  read -r pollers rooms messages rate publishers poll_timeout drain duration extra <<< "$4"
+  read -r -a extra_args <<< "$extra"
   log "$tag: starting $server (round $3 of $repeat)"
   if ! start_server "$server" "$f"; then
     FAIL[$tag]="server did not start"; failures=$((failures + 1)); return
   fi
-  log "$tag: crload --pollers $pollers --rooms $rooms --messages $messages --rate $rate (port $srv_port, pids $srv_pids)"
+  log "$tag: crload --pollers $pollers --rooms $rooms --messages $messages --rate $rate${extra:+ $extra} (port $srv_port, pids $srv_pids)"
   # In the background so that cleanup can stop it by PID (timeout leaves our process group).
   timeout -k 5 $((duration + 60)) "$crload_bin" --target "$srv_target" --host 127.0.0.1 \
     --port "$srv_port" --pollers "$pollers" --rooms "$rooms" --messages "$messages" \
     --rate "$rate" --publishers "$publishers" --workers "$workers" --server-pid "$srv_pids" \
     --poll-timeout-ms "$poll_timeout" --drain-s "$drain" --duration-s "$duration" \
-    > "$work/$f.json" 2> "$work/$f.crload.err" &
+    ${extra_args[@]+"${extra_args[@]}"} > "$work/$f.json" 2> "$work/$f.crload.err" &
   local cpid=$!
   started+=("$cpid")
   wait "$cpid" || rc=$?
@@ -501,7 +512,7 @@ machine() {
     order2+=$first
     echo "- $repeat rounds: each round runs every scenario once on every server, a fresh server per run, a scenario's servers back to back, in the order $order rotated by one each round (round 2: $order2)"
     echo "- a cell: the median of the $repeat runs$([[ $((repeat % 2)) -eq 0 ]] && echo " (the mean of the two middle ones)"), then in parentheses the lowest–highest run (left out when all runs round to the same figure): \`9.68 (9.10–10.4)\`"
-    echo "- lost, duplicated, skipped under gap and errors: the sum over the $repeat runs, with \"in k of $repeat runs\" when not zero"
+    echo "- lost, duplicated, skipped under gap, errors and online mismatches: the sum over the $repeat runs, with \"in k of $repeat runs\" when not zero"
     echo "- \"only k of $repeat runs\": the other runs gave no figure (FAILED below); the raw JSON lines are labelled scenario.server#round"
     echo "- ratios: median / median$([[ -n $before_bin ]] && echo " (chatroomd/before: the new build over the old one)"); for counts (lost, skipped, errors) the difference (of the sums)"
   else

@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "net.h"
+#include "online_check.h"
 #include "proc_stats.h"
 #include "publisher.h"
 #include "worker.h"
@@ -23,7 +24,6 @@
 namespace crload {
 namespace {
 
-constexpr uint64_t kPubTag = uint64_t{1} << 32;
 constexpr int64_t kSettleWindowNs = 200 * kNsPerMs;
 constexpr int64_t kSettleSampleNs = 50 * kNsPerMs;
 constexpr int64_t kSettleCapNs = 10 * kNsPerS;
@@ -128,6 +128,15 @@ void Coordinator::OnControl(size_t w) {
     case kMsgDone:
       proc.done = true;
       break;
+    case kMsgStaying: {
+      std::vector<uint32_t> staying(opts_.rooms, 0);
+      std::memcpy(staying.data(), payload.data(),
+                  std::min(payload.size(), staying.size() * sizeof(uint32_t)));
+      staying_per_room_.resize(opts_.rooms, 0);
+      for (uint32_t r = 0; r < opts_.rooms; ++r) staying_per_room_[r] += staying[r];
+      proc.staying = true;
+      break;
+    }
     case kMsgFinal: {
       if (payload.size() != sizeof(FinalStats) + sizeof(Histogram)) break;
       FinalStats s;
@@ -151,6 +160,8 @@ void Coordinator::OnControl(size_t w) {
       total_.reconnects += s.reconnects;
       total_.stray += s.stray;
       total_.incomplete += s.incomplete;
+      total_.left += s.left;
+      total_.leave_failed += s.leave_failed;
       if (s.first_delivery_ns != 0 &&
           (total_.first_delivery_ns == 0 || s.first_delivery_ns < total_.first_delivery_ns)) {
         total_.first_delivery_ns = s.first_delivery_ns;
@@ -171,6 +182,8 @@ void Coordinator::PollOnce(int timeout_ms) {
     uint64_t tag = events[k].data.u64;
     if (tag < kPubTag) {
       if (workers_[tag].fd >= 0) OnControl(tag);
+    } else if (tag == kCheckTag) {
+      if (online_check_ != nullptr) online_check_->OnEvent();
     } else if (publisher_ != nullptr) {
       publisher_->OnEvent(static_cast<uint32_t>(tag - kPubTag), events[k].events);
     }
@@ -190,19 +203,19 @@ void Coordinator::Broadcast(uint32_t type, const void* data, uint32_t len) {
   }
 }
 
-// Held: every first poll is written; then wait until the server's CPU time stops moving (at most
-// one clock tick in a 200 ms window), so that it has read and parked every poll. held_ns_ is the
-// start of that quiet window. Without --server-pid, held is when the last poll was written.
-void Coordinator::Settle() {
-  held_ns_ = all_sent_ns_;
+// Waits until the server's CPU time stops moving: at most one clock tick in a 200 ms window, so
+// that it has read (and parked) every request sent so far. Returns the start of that quiet
+// window, or -1 if it did not go quiet within cap_ns (or --duration-s). Without --server-pid it
+// waits one window and returns -1.
+int64_t Coordinator::WaitServerQuiet(int64_t cap_ns) {
   if (opts_.server_pids.empty()) {
     int64_t until = NowNs() + kSettleWindowNs;
     while (NowNs() < until) PollOnce(20);
-    return;
+    return -1;
   }
   std::vector<std::pair<int64_t, double>> samples;
   samples.emplace_back(NowNs(), ReadCpuSeconds(opts_.server_pids));
-  int64_t cap = NowNs() + kSettleCapNs;
+  int64_t cap = NowNs() + cap_ns;
   double tick = CpuTickSeconds();
   for (;;) {
     int64_t next = samples.back().first + kSettleSampleNs;
@@ -213,20 +226,27 @@ void Coordinator::Settle() {
     // The latest sample at least a window old.
     for (size_t k = samples.size(); k-- > 0;) {
       if (t - samples[k].first >= kSettleWindowNs) {
-        if (cpu - samples[k].second <= tick * 1.01) {
-          held_ns_ = std::max(samples[k].first, all_sent_ns_);
-          settled_ = true;
-          return;
-        }
+        if (cpu - samples[k].second <= tick * 1.01) return samples[k].first;
         break;
       }
     }
-    if (t >= cap || PastDeadline()) {
-      held_ns_ = t;
-      Log("server CPU did not go quiet within %.0f s of the last poll; held = now",
-          Seconds(kSettleCapNs));
-      return;
-    }
+    if (t >= cap || PastDeadline()) return -1;
+  }
+}
+
+// Held: every first poll is written; then wait until the server is quiet (WaitServerQuiet).
+// held_ns_ is the start of that quiet window. Without --server-pid, held is when the last poll
+// was written.
+void Coordinator::Settle() {
+  held_ns_ = all_sent_ns_;
+  int64_t quiet = WaitServerQuiet(kSettleCapNs);
+  if (quiet >= 0) {
+    held_ns_ = std::max(quiet, all_sent_ns_);
+    settled_ = true;
+  } else if (!opts_.server_pids.empty()) {
+    held_ns_ = NowNs();
+    Log("server CPU did not go quiet within %.0f s of the last poll; held = now",
+        Seconds(kSettleCapNs));
   }
 }
 
@@ -363,6 +383,9 @@ int Coordinator::Run() {
     cpu_drain_end_ = pids.empty() ? -1 : ReadCpuSeconds(pids);
     Log("%s", drain_complete_ ? "every poller has every message"
                               : "drain ended with pollers still missing messages");
+    if (opts_.target == Target::kChatroomd && (opts_.AnyLeave() || opts_.online_wait_s > 0)) {
+      LeaveAndCheck();
+    }
   }
   publisher_ = nullptr;
   StopWorkers();
@@ -377,6 +400,7 @@ int Coordinator::Run() {
   }
   Report();
   if (setup_failed_) return 2;
+  if (online_mismatch_ > 0 || (leave_ran_ && !leave_complete_)) return 5;
   return pollers_failed_ > 0 ? 3 : 0;
 }
 
@@ -398,7 +422,7 @@ void Coordinator::Report() {
       pollers_ok_ > 0 ? static_cast<double>(rss_held_kb_ - rss_base_kb_) * 1024.0 / pollers_ok_ : 0;
   double rpd = t.deliveries > 0 ? static_cast<double>(t.responses) / deliveries : 0;
   double us_per = t.deliveries > 0 ? server_cpu * 1e6 / deliveries : 0;
-  uint64_t errors = t.errors + publish_errors_;
+  uint64_t errors = t.errors + publish_errors_ + online_errors_;
   double held_s = Seconds(held_ns_ - t0_);
   double sent_s = Seconds(all_sent_ns_ - t0_);
   bool ran = publish_start_ns_ != 0;
@@ -439,6 +463,22 @@ void Coordinator::Report() {
         have_pub_cpu ? server_cpu : 0.0, have_pub_cpu ? us_per : 0.0,
         have_server ? server_total : 0.0, client_cpu_s_, static_cast<unsigned long long>(errors),
         Seconds(end_ns_ - t0_));
+    if (leave_ran_) {
+      uint64_t expected = 0;
+      for (uint32_t n : staying_per_room_) expected += n;
+      std::fprintf(
+          stderr,
+          "leave:       %llu left, %llu failed to leave, %llu stay (%s)\n"
+          "online:      %u rooms checked, %u never exact; worst %lld, first "
+          "readings %lld%s\n",
+          static_cast<unsigned long long>(t.left), static_cast<unsigned long long>(t.leave_failed),
+          static_cast<unsigned long long>(expected), leave_complete_ ? "complete" : "INCOMPLETE",
+          online_checked_, online_mismatch_, static_cast<long long>(online_worst_diff_),
+          static_cast<long long>(online_first_diff_),
+          !online_ran_           ? " (not checked)"
+          : online_checked_ == 0 ? " (no online endpoint)"
+                                 : "");
+    }
   }
 
   auto u = [](uint64_t v) { return std::to_string(v); };
@@ -490,6 +530,21 @@ void Coordinator::Report() {
   field("early_answers", u(t.early_answers));
   field("reconnects", u(t.reconnects));
   field("stray", u(t.stray));
+  uint64_t online_expected = 0;
+  for (uint32_t n : staying_per_room_) online_expected += n;
+  bool have_online = online_checked_ > 0;
+  field("leave_fraction", Num(static_cast<double>(opts_.leave_num) / opts_.leave_den));
+  field("left", u(t.left));
+  field("leave_failed", u(t.leave_failed));
+  field("leave_complete", leave_ran_ && leave_complete_ ? "true" : "false");
+  field("leave_s", Num(Seconds(leave_end_ns_ - leave_start_ns_), leave_ran_ && opts_.AnyLeave()));
+  field("online_expected", Num(static_cast<double>(online_expected), leave_complete_, 12));
+  field("online_checked", u(online_checked_));
+  field("online_mismatch", u(online_mismatch_));
+  field("online_worst_diff", Num(static_cast<double>(online_worst_diff_), have_online, 12));
+  field("online_first_diff", Num(static_cast<double>(online_first_diff_), have_online, 12));
+  field("online_exact_s",
+        Num(Seconds(online_exact_ns_ - online_start_ns_), have_online && online_exact_ns_ > 0));
   field("server_cpu_s", Num(server_cpu, have_pub_cpu));
   field("server_cpu_total_s", Num(server_total, have_server && cpu_end_ >= 0));
   field("client_cpu_s", Num(client_cpu_s_));

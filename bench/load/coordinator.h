@@ -1,5 +1,6 @@
 // The parent process: forks the workers, walks the phases (connect + hold, settle, publish,
-// drain, stop), samples the server's /proc figures between them and prints the report.
+// drain, leave and online check, stop), samples the server's /proc figures between them and
+// prints the report.
 #pragma once
 
 #include <sys/types.h>
@@ -14,6 +15,7 @@
 
 namespace crload {
 
+class OnlineCheck;
 class Publisher;
 
 class Coordinator {
@@ -24,12 +26,18 @@ class Coordinator {
   int Run();
 
  private:
+  // Tags of the parent's epoll events: worker w's control socket is w, publisher connection c
+  // is kPubTag + c, the online check's connection kCheckTag.
+  static constexpr uint64_t kPubTag = uint64_t{1} << 32;
+  static constexpr uint64_t kCheckTag = uint64_t{2} << 32;
+
   struct WorkerProc {
     pid_t pid = -1;
     int fd = -1;
     bool ready = false;
     bool publish_ack = false;
     bool done = false;
+    bool staying = false;
     bool final = false;
     bool gone = false;
     ReadyMsg ready_msg;
@@ -42,7 +50,11 @@ class Coordinator {
   bool AllWorkers(bool WorkerProc::*flag) const;
   bool PastDeadline() const;
   void Broadcast(uint32_t type, const void* data, uint32_t len);
+  int64_t WaitServerQuiet(int64_t cap_ns);
   void Settle();
+  // After the drain: the chosen pollers leave, then the online counts are checked
+  // (coordinator_leave.cc).
+  void LeaveAndCheck();
   void StopWorkers();
   void Log(const char* fmt, ...) const __attribute__((format(printf, 2, 3)));
   void Report();
@@ -51,6 +63,7 @@ class Coordinator {
   std::vector<WorkerProc> workers_;
   int epfd_ = -1;
   Publisher* publisher_ = nullptr;
+  OnlineCheck* online_check_ = nullptr;
 
   int64_t t0_ = 0;
   int64_t deadline_ns_ = 0;
@@ -80,6 +93,21 @@ class Coordinator {
   uint64_t published_ = 0;
   uint64_t publish_errors_ = 0;
   int64_t first_send_ns_ = 0;
+
+  bool leave_ran_ = false;
+  bool leave_complete_ = false;
+  int64_t leave_start_ns_ = 0;
+  int64_t leave_end_ns_ = 0;
+  std::vector<uint32_t> staying_per_room_;  // summed over the workers' kMsgStaying
+  bool online_ran_ = false;
+  uint32_t online_checked_ = 0;
+  uint32_t online_mismatch_ = 0;
+  int64_t online_worst_diff_ = 0;
+  int64_t online_first_diff_ = 0;
+  int64_t online_start_ns_ = 0;
+  int64_t online_exact_ns_ = 0;
+  uint64_t online_errors_ = 0;
+
   FinalStats total_;
   Histogram hist_;
   Histogram ack_hist_;

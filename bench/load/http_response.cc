@@ -159,6 +159,20 @@ bool ParsePubBody(std::string_view body, uint64_t& pubseq, int64_t& send_ns) {
   return true;
 }
 
+bool ParseOnlineCount(std::string_view json, uint64_t& count) {
+  size_t p = detail::FindJsonValue(json, "\"count\"", 0);
+  if (p == std::string_view::npos) {
+    count = 0;
+    return true;
+  }
+  bool quoted = p < json.size() && json[p] == '"';
+  if (quoted) ++p;
+  size_t end = p;
+  while (end < json.size() && json[end] >= '0' && json[end] <= '9') ++end;
+  if (quoted && (end >= json.size() || json[end] != '"')) return false;
+  return ParseUint(json.substr(p, end - p), 10, count);
+}
+
 namespace detail {
 
 size_t FindJsonValue(std::string_view json, std::string_view quoted_key, size_t from) {

@@ -1,5 +1,6 @@
-// Incremental HTTP/1.1 response framing and the two tiny body scanners crload needs: the
-// chatroomd poll/join JSON (cursor, gap, message bodies) and Nchan's multipart/mixed bodies.
+// Incremental HTTP/1.1 response framing and the tiny body scanners crload needs: the chatroomd
+// poll/join JSON (cursor, gap, message bodies), the online count and Nchan's multipart/mixed
+// bodies.
 // Nothing here allocates except chunked decoding, which goes to a caller-owned scratch string.
 #pragma once
 
@@ -31,6 +32,10 @@ bool ParsePubBody(std::string_view body, uint64_t& pubseq, int64_t& send_ns);
 // in order. cursor/gap are left untouched when absent.
 template <typename F>
 void ScanChatroomdJson(std::string_view json, std::string_view& cursor, bool& gap, F&& on_body);
+
+// The "count" of a chatroomd online answer: a decimal string (the proto3 JSON of a uint64) or a
+// number; absent is 0 (proto3 JSON leaves default values out). False if it is not a count.
+bool ParseOnlineCount(std::string_view json, uint64_t& count);
 
 // Calls on_body for each part body of a multipart/mixed body, or once for a plain body.
 template <typename F>

@@ -1,7 +1,9 @@
 #include "options.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,7 +19,8 @@ constexpr char kUsage[] =
     "              [--rooms K] [--messages M] [--rate R] [--publishers P] [--workers W]\n"
     "              [--sources S] [--server-pid PID[,PID...]] [--poll-timeout-ms T]\n"
     "              [--drain-s D] [--duration-s S] [--room-prefix STR]\n"
-    "              [--setup-concurrency C] [--quiet]\n";
+    "              [--setup-concurrency C] [--leave-fraction F] [--online-wait-s S]\n"
+    "              [--quiet]\n";
 
 bool ToU64(const std::string& s, uint64_t& out) {
   if (s.empty()) return false;
@@ -42,6 +45,25 @@ bool ToU32(const std::string& s, uint32_t& out, uint64_t max = 0xFFFFFFFFu) {
   uint64_t v;
   if (!ToU64(s, v) || v > max) return false;
   out = static_cast<uint32_t>(v);
+  return true;
+}
+
+// A fraction in [0, 1], "0.25" or "1/3", as num / den (exact for "A/B", 1e-6 steps otherwise).
+bool ToFraction(const std::string& s, uint32_t& num, uint32_t& den) {
+  constexpr uint32_t kMaxDen = 1000000;
+  size_t slash = s.find('/');
+  if (slash != std::string::npos) {
+    uint32_t a, b;
+    if (!ToU32(s.substr(0, slash), a) || !ToU32(s.substr(slash + 1), b)) return false;
+    if (b == 0 || b > kMaxDen || a > b) return false;
+    num = a;
+    den = b;
+    return true;
+  }
+  double f;
+  if (!ToDouble(s, f) || !(f <= 1)) return false;  // also refuses nan
+  num = static_cast<uint32_t>(std::llround(f * kMaxDen));
+  den = kMaxDen;
   return true;
 }
 
@@ -129,6 +151,10 @@ bool ParseOptions(int argc, char** argv, Options& o) {
       }
     } else if (arg == "--setup-concurrency") {
       ok = ToU32(value, o.setup_concurrency) && o.setup_concurrency > 0;
+    } else if (arg == "--leave-fraction") {
+      ok = ToFraction(value, o.leave_num, o.leave_den);
+    } else if (arg == "--online-wait-s") {
+      ok = ToDouble(value, o.online_wait_s);
     } else {
       std::fprintf(stderr, "crload: unknown flag %s\n%s", arg.c_str(), kUsage);
       return false;
@@ -144,6 +170,11 @@ bool ParseOptions(int argc, char** argv, Options& o) {
   }
   if (o.pollers == 0) {
     std::fprintf(stderr, "crload: --pollers must be > 0\n");
+    return false;
+  }
+  if (o.AnyLeave() && o.target != Target::kChatroomd) {
+    std::fprintf(stderr,
+                 "crload: --leave-fraction needs --target chatroomd (Nchan has no leave)\n");
     return false;
   }
   in_addr addr;

@@ -28,12 +28,25 @@ struct Options {
   double drain_s = 10;
   double duration_s = 120;
   std::string room_prefix = "bench";
-  uint32_t setup_concurrency = 256;  // connects + joins in flight per worker
+  uint32_t setup_concurrency = 256;  // connects + joins (and leaves) in flight per worker
+  // --leave-fraction as a ratio: after the drain, that part of each room's pollers leaves.
+  uint32_t leave_num = 0;
+  uint32_t leave_den = 1;
+  double online_wait_s = 5;  // how long the online check waits for exact counts; 0 = no check
   bool quiet = false;
 
   sockaddr_in dst{};  // resolved from host/port
   const char* target_name() const { return target == Target::kNchan ? "nchan" : "chatroomd"; }
   std::string RoomName(uint32_t room) const { return room_prefix + std::to_string(room); }
+  bool AnyLeave() const { return leave_num > 0; }
+  // Whether poller i leaves after the drain. It is poller j = i / rooms of its room, and it
+  // leaves when floor((j + 1) * F) > floor(j * F): the leavers are spread evenly over each
+  // room, floor(n * F) of a room's n pollers (i % L would empty whole rooms, or spare them,
+  // whenever L shares a factor with the room count).
+  bool Leaves(uint32_t i) const {
+    uint64_t j = i / rooms;
+    return (j + 1) * leave_num / leave_den > j * leave_num / leave_den;
+  }
 };
 
 // Parses argv into opts; on error prints why (and usage) to stderr and returns false.

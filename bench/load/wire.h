@@ -12,11 +12,15 @@ enum MsgType : uint32_t {
   kMsgDone = 2,        // every poller has every published message of its room
   kMsgFinal = 3,       // FinalStats followed by the histogram
   kMsgPublishAck = 4,  // kMsgPublishStart seen
+  kMsgStaying = 5,     // uint32_t staying[rooms]: after kMsgLeave, this worker's set-up pollers
+                       // of each room that did not leave (what the room's online count must be)
   // parent -> worker
   kMsgPublishStart = 10,  // no payload: answers from now on are deliveries, not early answers;
                           // the parent publishes only once every worker has acknowledged
   kMsgPublished = 11,     // uint32_t published[rooms]: what each room got; drain starts
   kMsgStop = 12,          // no payload: send kMsgFinal and exit
+  kMsgLeave = 13,         // no payload: the pollers chosen by --leave-fraction leave (after the
+                          // drain); then kMsgStaying
 };
 
 struct ReadyMsg {
@@ -39,8 +43,10 @@ struct FinalStats {
   uint64_t early_answers = 0;  // any poll answer before the publish phase started
   uint64_t errors = 0;         // HTTP errors, connect failures, unparsable answers
   uint64_t reconnects = 0;
-  uint64_t stray = 0;       // bodies not ours or of another room
-  uint64_t incomplete = 0;  // pollers that did not get everything by the end
+  uint64_t stray = 0;         // bodies not ours or of another room
+  uint64_t incomplete = 0;    // pollers that did not get everything by the end
+  uint64_t left = 0;          // pollers whose leave was answered 204 (and that stopped polling)
+  uint64_t leave_failed = 0;  // chosen pollers whose leave never got a 204: they stayed
   int64_t first_delivery_ns = 0;
   int64_t last_delivery_ns = 0;
 };

@@ -8,12 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <functional>
-#include <memory>
-#include <queue>
 #include <string>
-#include <unordered_map>
-#include <utility>
 #include <vector>
 
 #include "clock.h"
@@ -21,117 +16,10 @@
 #include "http_response.h"
 #include "net.h"
 #include "wire.h"
+#include "worker_impl.h"
 
 namespace crload {
-namespace {
-
-constexpr uint64_t kCtrlTag = ~uint64_t{0};
-constexpr uint32_t kNoReq = ~uint32_t{0};
-constexpr int kMaxSetupAttempts = 6;
-constexpr int kMaxErrorsInRow = 10;
-constexpr size_t kReadBufBytes = 256 * 1024;
-
-enum class State : uint8_t { kIdle, kConnecting, kJoining, kPolling, kBackoff, kDead };
-
-// Which pubseqs (as room-local indices pubseq / rooms) a poller has accounted for (received or
-// skipped under a gap): all below `base`, and base + i where bit i of `mask` is set. Publishers
-// race only a few messages per room, so a 64-wide window covers any reordering; indices pushed
-// out of it unseen are remembered only as a count (`evicted`).
-struct Poller {
-  int32_t fd = -1;
-  uint32_t req = kNoReq;  // interned request prefix: the cursor (chatroomd) or Etag (nchan)
-  uint32_t base = 0;
-  uint32_t received = 0;
-  uint32_t duplicated = 0;
-  uint32_t skipped = 0;
-  uint32_t evicted = 0;
-  uint64_t mask = 0;
-  std::string* partial = nullptr;  // a response split over reads; rare
-  State state = State::kIdle;
-  uint8_t attempts = 0;
-  uint8_t errors_in_row = 0;
-  bool setup_done = false;
-  bool complete = false;
-};
-
-static_assert(sizeof(Poller) <= 64, "per-poller state must stay small");
-
-class Worker {
- public:
-  explicit Worker(const WorkerConfig& cfg);
-  ~Worker();
-  int Run();
-
- private:
-  // --- interned request prefixes: pollers of a room mostly share the same cursor/Etag
-  uint32_t Intern(uint32_t room, std::string_view a, std::string_view b);
-  void Release(uint32_t id);
-
-  uint32_t RoomOf(uint32_t i) const { return (cfg_.first + i) % opts_.rooms; }
-
-  void StartSetups();
-  void Connect(uint32_t i);
-  void OnConnected(uint32_t i);
-  void OnReadable(uint32_t i);
-  void OnResponse(uint32_t i, const HttpResponse& r, int64_t now, bool must_close);
-  void OnJoinAnswer(uint32_t i, const HttpResponse& r, int64_t now);
-  void OnPollAnswer(uint32_t i, const HttpResponse& r, int64_t now);
-  void SendJoin(uint32_t i);
-  void SendPoll(uint32_t i);
-  void CloseFd(Poller& p);
-  void ConnectionLost(uint32_t i);
-  void Reschedule(uint32_t i, int64_t delay_ns);
-  void Failed(uint32_t i, int64_t delay_ns);
-  void Kill(uint32_t i);
-  void SetupFinished(uint32_t i, bool ok);
-  void Deliver(uint32_t i, uint64_t pubseq, int64_t send_ns, int64_t now);
-  void SkipBelow(Poller& p, uint32_t target);
-  void CheckComplete(uint32_t i);
-  void MaybeSendReady();
-  bool OnControl();
-  void SendFinal();
-
-  const WorkerConfig cfg_;
-  const Options& opts_;
-  int epfd_ = -1;
-  std::string host_header_;
-  std::vector<std::string> room_names_;
-  std::vector<std::string> join_prefix_;  // per room, up to the user header
-  std::vector<Poller> pollers_;
-  std::unique_ptr<char[]> rbuf_;
-  std::string scratch_;
-  std::string key_;
-  std::string req_buf_;
-  std::vector<std::pair<uint64_t, int64_t>> msgs_;
-
-  struct Prefix {
-    std::string text;
-    std::string key;
-    uint32_t refs = 0;
-  };
-  std::vector<Prefix> prefixes_;
-  std::vector<uint32_t> free_prefixes_;
-  std::unordered_map<std::string, uint32_t> prefix_ids_;
-
-  using Timer = std::pair<int64_t, uint32_t>;
-  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
-
-  uint32_t next_to_start_ = 0;
-  uint32_t in_setup_ = 0;
-  uint32_t ok_ = 0;
-  uint32_t failed_ = 0;
-  int64_t last_first_poll_ns_ = 0;
-  bool ready_sent_ = false;
-  bool publish_started_ = false;
-  bool have_published_ = false;
-  bool done_sent_ = false;
-  bool stop_ = false;
-  std::vector<uint32_t> published_;
-  uint32_t incomplete_ = 0;
-
-  Histogram hist_;
-  FinalStats st_;
-};
+namespace worker_internal {
 
 Worker::Worker(const WorkerConfig& cfg) : cfg_(cfg), opts_(*cfg.opts) {
   host_header_ = "Host: " + opts_.host + ":" + std::to_string(opts_.port) + "\r\n";
@@ -152,6 +40,7 @@ Worker::~Worker() {
     if (p.fd >= 0) setsockopt(p.fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
     CloseFd(p);
     delete p.partial;
+    CloseLeaveFd(p);
   }
   if (epfd_ >= 0) close(epfd_);
 }
@@ -271,6 +160,10 @@ void Worker::SendJoin(uint32_t i) {
 
 void Worker::SendPoll(uint32_t i) {
   Poller& p = pollers_[i];
+  if (Leaving(p)) {
+    p.state = State::kIdle;  // about to leave: no poll may reach the server after the leave
+    return;
+  }
   if (p.req == kNoReq) p.req = Intern(RoomOf(i), "", "");  // nchan: start at the head
   req_buf_ = prefixes_[p.req].text;
   if (opts_.target == Target::kChatroomd) {
@@ -636,6 +529,9 @@ bool Worker::OnControl() {
       }
       break;
     }
+    case kMsgLeave:
+      StartLeavePhase();
+      break;
     case kMsgStop:
       stop_ = true;
       break;
@@ -680,9 +576,10 @@ int Worker::Run() {
     int64_t now = NowNs();
     if (now >= cfg_.deadline_ns) return 4;  // the parent should have stopped us by now
     int timeout_ms = 100;
-    if (!timers_.empty()) {
-      int64_t wait = (timers_.top().first - now + kNsPerMs - 1) / kNsPerMs;
-      if (wait < timeout_ms) timeout_ms = wait < 0 ? 0 : static_cast<int>(wait);
+    int64_t next_timer = NextTimerNs();
+    if (next_timer - now < timeout_ms * kNsPerMs) {
+      int64_t wait = (next_timer - now + kNsPerMs - 1) / kNsPerMs;
+      timeout_ms = wait < 0 ? 0 : static_cast<int>(wait);
     }
     int n = epoll_wait(epfd_, events.data(), static_cast<int>(events.size()), timeout_ms);
     if (n < 0 && errno != EINTR) return 2;
@@ -693,6 +590,10 @@ int Worker::Run() {
         continue;
       }
       uint32_t i = static_cast<uint32_t>(tag);
+      if ((tag & kLeaveTag) != 0) {
+        OnLeaveEvent(i);
+        continue;
+      }
       Poller& p = pollers_[i];
       if (p.fd < 0) continue;  // closed earlier in this batch
       if (p.state == State::kConnecting) {
@@ -715,16 +616,17 @@ int Worker::Run() {
         SendPoll(i);
       }
     }
+    RunLeaveTimers(now);
     StartSetups();
   }
   SendFinal();
   return 0;
 }
 
-}  // namespace
+}  // namespace worker_internal
 
 int RunWorker(const WorkerConfig& cfg) {
-  Worker w(cfg);
+  worker_internal::Worker w(cfg);
   return w.Run();
 }
 
