@@ -176,7 +176,8 @@ void CheckMain(const Config& main, const Node& root, const ValueSources& sources
                {StoreConfig::kMaxPendingWritesFieldNumber, 1, 10000000},
                {StoreConfig::kBlockCacheMbFieldNumber, 1, 65536},
                {StoreConfig::kWriteBufferMbFieldNumber, 8, 65536},
-               {StoreConfig::kMaxWalMbFieldNumber, 16, 1048576}},
+               {StoreConfig::kMaxWalMbFieldNumber, 16, 1048576},
+               {StoreConfig::kAudienceRetentionDaysFieldNumber, 1, 36500}},
               problems);
 
   const Node rooms = root.Child(Config::kRoomsFieldNumber);

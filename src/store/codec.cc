@@ -143,4 +143,19 @@ std::string CounterKeyBytes(std::string_view room, CounterKey key) {
   return out;
 }
 
+bool IsCounterExpired(std::string_view key, int64_t now_ms, int64_t day_keep_days) {
+  if (key.size() < 6 || key[key.size() - 6] != '\0') return false;
+  const char kind = key[key.size() - 5];
+  uint32_t period = 0;
+  for (size_t i = key.size() - 4; i < key.size(); ++i) {
+    period = (period << 8) | static_cast<uint8_t>(key[i]);
+  }
+  constexpr int64_t kHourMs = 3600LL * 1000;
+  if (kind == 'h') return (int64_t{period} + 1) * kHourMs + kHourCounterKeepMs < now_ms;
+  if (kind == 'd' && day_keep_days > 0) {
+    return (int64_t{period} + 1 + day_keep_days) * 24 * kHourMs < now_ms;
+  }
+  return false;
+}
+
 }  // namespace chatroomd::store

@@ -31,6 +31,12 @@ std::string DedupKey(std::string_view room, std::string_view sender,
 
 // Key in the counters column family: room '\0' kind period(4, big-endian).
 std::string CounterKeyBytes(std::string_view room, CounterKey key);
+// Hour counters are kept this long (only the current hour is ever read).
+constexpr int64_t kHourCounterKeepMs = 48LL * 3600 * 1000;
+// True when a counters key is past its keep time at `now_ms`: an hour older than
+// kHourCounterKeepMs, a day older than `day_keep_days` (<= 0 keeps days forever). A key that
+// does not parse is kept. The compaction filter and ReadCounters use this one rule.
+bool IsCounterExpired(std::string_view key, int64_t now_ms, int64_t day_keep_days);
 
 // The 8-byte little-endian time (ms) that starts every messages, priority and dedup value.
 constexpr size_t kTsSize = 8;

@@ -23,7 +23,27 @@ class RetentionFilter : public rocksdb::CompactionFilter {
   int64_t ttl_ms_;
 };
 
+class CounterRetentionFilter : public rocksdb::CompactionFilter {
+ public:
+  CounterRetentionFilter(int64_t now_ms, int64_t day_keep_days)
+      : now_ms_(now_ms), day_keep_days_(day_keep_days) {}
+  bool Filter(int /*level*/, const rocksdb::Slice& key, const rocksdb::Slice& /*value*/,
+              std::string* /*new_value*/, bool* /*value_changed*/) const override {
+    return IsCounterExpired(key.ToStringView(), now_ms_, day_keep_days_);
+  }
+  const char* Name() const override { return "chatroomd.CounterRetentionFilter"; }
+
+ private:
+  int64_t now_ms_;
+  int64_t day_keep_days_;
+};
+
 }  // namespace
+
+std::unique_ptr<rocksdb::CompactionFilter> CounterRetentionFilterFactory::CreateCompactionFilter(
+    const rocksdb::CompactionFilter::Context& /*context*/) {
+  return std::make_unique<CounterRetentionFilter>(clock_(), day_keep_days_);
+}
 
 std::unique_ptr<rocksdb::CompactionFilter> RetentionFilterFactory::CreateCompactionFilter(
     const rocksdb::CompactionFilter::Context& /*context*/) {

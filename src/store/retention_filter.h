@@ -29,4 +29,19 @@ class RetentionFilterFactory : public rocksdb::CompactionFilterFactory {
   int64_t ttl_ms_;
 };
 
+// The counters column family: drops hour counters after two days and day counters after
+// store.audience_retention_days (IsCounterExpired in codec.h).
+class CounterRetentionFilterFactory : public rocksdb::CompactionFilterFactory {
+ public:
+  CounterRetentionFilterFactory(Clock clock, int64_t day_keep_days)
+      : clock_(std::move(clock)), day_keep_days_(day_keep_days) {}
+  std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(
+      const rocksdb::CompactionFilter::Context& context) override;
+  const char* Name() const override { return "chatroomd.CounterRetentionFilterFactory"; }
+
+ private:
+  Clock clock_;
+  int64_t day_keep_days_;
+};
+
 }  // namespace chatroomd::store

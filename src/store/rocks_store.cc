@@ -126,6 +126,9 @@ Status RocksStore::OpenDb() {
   dedup_cf.periodic_compaction_seconds = PeriodicCompactionSeconds(options_.dedup_window_ms);
   // Audience counters: a few small writes per room and flush period, read by point lookups.
   rocksdb::ColumnFamilyOptions counters_cf = cf_options(kIndexWriteBuffer, true);
+  counters_cf.compaction_filter_factory =
+      std::make_shared<CounterRetentionFilterFactory>(clock_, options_.audience_retention_days);
+  counters_cf.periodic_compaction_seconds = 24 * 3600;  // old hours go within a day or so
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, default_cf},
@@ -156,8 +159,9 @@ Status RocksStore::OpenDb() {
   cfs_.dedup = Handle(kDedupCf);
   cfs_.counters = Handle(kCountersCf);
 
-  reader_ = std::make_unique<StoreReader>(db_.get(), cfs_, clock_, options_.retention_ms,
-                                          options_.dedup_window_ms);
+  reader_ =
+      std::make_unique<StoreReader>(db_.get(), cfs_, clock_, options_.retention_ms,
+                                    options_.dedup_window_ms, options_.audience_retention_days);
   writer_ = std::make_unique<BatchWriter>(db_.get(), cfs_, options_, clock_);
   readers_ =
       std::make_unique<boost::asio::thread_pool>(std::max<uint32_t>(options_.reader_threads, 1));

@@ -16,6 +16,7 @@ StoreOptions OptionsFromConfig(const config::StoreConfig& sc) {
   so.block_cache_mb = sc.block_cache_mb();
   so.write_buffer_mb = sc.write_buffer_mb();
   so.max_wal_mb = sc.max_wal_mb();
+  so.audience_retention_days = sc.audience_retention_days();
   return so;
 }
 

@@ -40,12 +40,14 @@ class BoundedIterator {
 }  // namespace
 
 StoreReader::StoreReader(rocksdb::DB* db, const ColumnFamilies& cfs, Clock clock,
-                         int64_t retention_ms, int64_t dedup_window_ms)
+                         int64_t retention_ms, int64_t dedup_window_ms,
+                         int64_t audience_retention_days)
     : db_(db),
       cfs_(cfs),
       clock_(std::move(clock)),
       retention_ms_(retention_ms),
-      dedup_window_ms_(dedup_window_ms) {}
+      dedup_window_ms_(dedup_window_ms),
+      audience_retention_days_(audience_retention_days) {}
 
 Result<std::optional<StoreReader::Meta>> StoreReader::ReadMeta(const rocksdb::ReadOptions& options,
                                                                const std::string& room) const {
@@ -268,9 +270,12 @@ Result<std::vector<std::optional<std::string>>> StoreReader::ReadCounters(
   std::vector<rocksdb::Status> statuses(keys.size());
   db_->MultiGet(rocksdb::ReadOptions(), cfs_.counters, keys.size(), slices.data(), values.data(),
                 statuses.data());
+  const int64_t now_ms = clock_();
   for (size_t i = 0; i < keys.size(); ++i) {
     if (statuses[i].IsNotFound()) continue;
     if (!statuses[i].ok()) return StoreError("read counters", statuses[i]);
+    // Past its keep time but not yet compacted away: as good as gone.
+    if (IsCounterExpired(key_bytes[i], now_ms, audience_retention_days_)) continue;
     out[i] = values[i].ToString();
   }
   return out;

@@ -32,7 +32,7 @@ class StoreReader {
   static constexpr uint32_t kScanSlack = 256;
 
   StoreReader(rocksdb::DB* db, const ColumnFamilies& cfs, Clock clock, int64_t retention_ms,
-              int64_t dedup_window_ms);
+              int64_t dedup_window_ms, int64_t audience_retention_days = 0);
 
   Result<RoomSnapshot> LoadRoom(const std::string& room, uint32_t window_size,
                                 uint32_t priority_size) const;
@@ -68,6 +68,7 @@ class StoreReader {
   const Clock clock_;
   const int64_t retention_ms_;
   const int64_t dedup_window_ms_;
+  const int64_t audience_retention_days_;
 };
 
 }  // namespace chatroomd::store

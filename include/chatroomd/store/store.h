@@ -46,6 +46,8 @@ struct StoreOptions {
   uint32_t block_cache_mb = 64;
   uint32_t write_buffer_mb = 64;  // all memtables together
   uint32_t max_wal_mb = 128;      // all WAL files together
+  // Daily audience counters are kept this many days (hourly ones two days); <= 0: forever.
+  int64_t audience_retention_days = 400;
   // The clock used for retention (ms since the Unix epoch). Tests replace it.
   std::function<int64_t()> now_ms;
 };

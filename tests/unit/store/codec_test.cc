@@ -57,5 +57,25 @@ TEST(CodecTest, ExpiryRule) {
   EXPECT_FALSE(IsExpired(0, 1'000'000, 0));  // no ttl: kept forever
 }
 
+TEST(CodecTest, CounterKeysAndTheirKeepTimes) {
+  constexpr int64_t kHour = 3600LL * 1000, kDay = 24 * kHour;
+  const std::string day = CounterKeyBytes("room", {'d', 20000});
+  const std::string hour = CounterKeyBytes("room", {'h', 480000});
+  EXPECT_EQ(day.size(), std::string("room").size() + 6);
+  EXPECT_EQ(day.substr(0, 5), std::string("room\0", 5));
+  EXPECT_LT(CounterKeyBytes("room", {'d', 255}), CounterKeyBytes("room", {'d', 256}))
+      << "periods sort in time order";
+  // A day is kept for day_keep_days after it ends.
+  EXPECT_FALSE(IsCounterExpired(day, (20000 + 1 + 400) * kDay, 400));
+  EXPECT_TRUE(IsCounterExpired(day, (20000 + 1 + 400) * kDay + 1, 400));
+  EXPECT_FALSE(IsCounterExpired(day, int64_t{1} << 60, 0)) << "0 keeps days forever";
+  // An hour for two days after it ends.
+  EXPECT_FALSE(IsCounterExpired(hour, (480000 + 1) * kHour + 48 * kHour, 400));
+  EXPECT_TRUE(IsCounterExpired(hour, (480000 + 1) * kHour + 48 * kHour + 1, 400));
+  // Keys that are not counters' are kept.
+  EXPECT_FALSE(IsCounterExpired("x", int64_t{1} << 60, 1));
+  EXPECT_FALSE(IsCounterExpired(MessageKey("room", 7), int64_t{1} << 60, 1));
+}
+
 }  // namespace
 }  // namespace chatroomd::store
