@@ -73,6 +73,30 @@ TEST_F(MetricsTest, RequiredFamiliesArePresent) {
   }
 }
 
+TEST_F(MetricsTest, PresenceFamiliesPerSect) {
+  User u(port(), "presence-metrics");
+  std::string room = UniqueRoom();
+  ASSERT_TRUE(u.Join(room).ok);
+  // The online gauge is the sum of the rooms' published counts: at least this user, once the
+  // room has published (at once for a quiet room; within a tick otherwise).
+  EXPECT_TRUE(WaitUntil(
+      [&] { return ScrapeMetric(port(), "chatroomd_online_users", "sect=\"main\"") >= 1.0; }, 3s));
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return ScrapeMetric(port(), "chatroomd_presence_aggregations_total", "sect=\"main\"") >=
+               1.0;
+      },
+      3s));
+  for (const char* name :
+       {"chatroomd_presence_expired_total", "chatroomd_presence_aggregation_seconds_total",
+        "chatroomd_presence_rooms_estimated", "chatroomd_presence_counter_writes_total"}) {
+    EXPECT_TRUE(ScrapeMetric(port(), name, "sect=\"main\"").has_value()) << "missing " << name;
+  }
+  Response r = Client(port()).Get("/metrics");
+  EXPECT_NE(r.body.find("# TYPE chatroomd_online_users gauge"), std::string::npos);
+  EXPECT_NE(r.body.find("# TYPE chatroomd_presence_expired_total counter"), std::string::npos);
+}
+
 TEST_F(MetricsTest, MessagesAcceptedCountsNewMessagesOnly) {
   User u(port(), "alice");
   std::string room = UniqueRoom();
