@@ -156,6 +156,39 @@ TEST_F(ProtobufTest, BinaryJoinPollAndHistory) {
   EXPECT_TRUE(IsJson(u.HistoryRaw(room, "limit=2")));
 }
 
+TEST_F(ProtobufTest, BinaryAudienceAnswers) {
+  User u(port(), "alice");
+  std::string room = UniqueRoom();
+  ASSERT_TRUE(u.Join(room).ok);
+  u.Say(room, "one", /*priority=*/true);
+  const std::string base = "/v1/rooms/" + room;
+  const Headers accept = u.Auth({{"Accept", std::string(kProto)}});
+
+  Response o = u.client().Request("GET", base + "/online?limit=5", {}, accept);
+  ASSERT_EQ(o.status, 200) << o;
+  EXPECT_TRUE(IsProto(o)) << o;
+  auto of = Decode(o);
+  EXPECT_EQ(VarintOf(of, 1), 1u) << "OnlineResponse.count";
+  EXPECT_EQ(BytesOf(of, 2), "alice") << "OnlineResponse.users";
+  EXPECT_GT(VarintOf(of, 3), 0u) << "OnlineResponse.as_of_ms";
+
+  Response s = u.client().Request("GET", base + "/stats", {}, accept);
+  ASSERT_EQ(s.status, 200) << s;
+  EXPECT_TRUE(IsProto(s)) << s;
+  auto sf = Decode(s);
+  EXPECT_EQ(BytesOf(sf, 1), room) << "StatsResponse.room";
+  EXPECT_EQ(VarintOf(sf, 5), 1u) << "StatsResponse.uv_day";
+  EXPECT_EQ(VarintOf(sf, 6), 1u) << "StatsResponse.messages";
+  EXPECT_EQ(VarintOf(sf, 7), 1u) << "StatsResponse.priority_messages";
+
+  Response v =
+      u.client().Request("GET", base + "/visitors?from=2020-01-01&to=2020-01-02", {}, accept);
+  ASSERT_EQ(v.status, 200) << v;
+  auto vf = Decode(v);
+  EXPECT_EQ(BytesOf(vf, 2), "2020-01-01") << "VisitorsResponse.from";
+  EXPECT_EQ(BytesOf(vf, 3), "2020-01-02") << "VisitorsResponse.to";
+}
+
 TEST_F(ProtobufTest, MalformedBinaryIs400) {
   User u(port(), "alice");
   std::string room = UniqueRoom();
