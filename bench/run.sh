@@ -25,6 +25,10 @@
 # column and a chatroomd/before ratio column. Without --only it runs with all the servers;
 # `--only chatroomd,before` compares the two builds alone.
 #
+# --before-config FILE: the main config `before` runs with (default: the shipped one). An
+# older binary refuses config keys it does not know: give it the config of its own commit
+# (`git show OLD:config/chatroomd.textproto > FILE`, next to a copy of config/sects.textproto).
+#
 # Env: CRLOAD_WORKERS (default 2: the box has 2 cores, shared with the servers).
 set -euo pipefail
 
@@ -34,7 +38,7 @@ only=
 only_scenarios=
 build_dir=$root/build
 do_build=1
-chatroomd_bin= crload_bin= floor_bin= before_bin= out= keep=0 repeat= no_sync=0
+chatroomd_bin= crload_bin= floor_bin= before_bin= before_config= out= keep=0 repeat= no_sync=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) mode=quick ;;
@@ -49,6 +53,7 @@ while [[ $# -gt 0 ]]; do
     --crload) crload_bin=$(realpath "$2"); shift ;;
     --floor-server) floor_bin=$(realpath "$2"); shift ;;
     --before) before_bin=$(realpath "$2"); shift ;;
+    --before-config) before_config=$(realpath "$2"); shift ;;
     --out) out=$2; shift ;;
     --keep) keep=1 ;;
     -h|--help) awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$0"; exit 0 ;;
@@ -75,6 +80,7 @@ if [[ -z $out ]]; then
 fi
 workers=${CRLOAD_WORKERS:-2}
 chatroomd_config=$root/config/chatroomd.textproto
+before_config=${before_config:-$chatroomd_config}
 log() { echo "run.sh: $*" >&2; }
 
 # --- scenarios --------------------------------------------------------------------------
@@ -149,10 +155,15 @@ done
 work=$(mktemp -d /tmp/chatroomd-bench.XXXXXX)
 if [[ $no_sync == 1 ]]; then
   # The shipped config with one change; its sects file goes along (named relative to it).
-  sed 's/^\( *sync_wal:\) *true/\1 false/' "$chatroomd_config" > "$work/chatroomd.textproto"
-  grep -q '^ *sync_wal: false' "$work/chatroomd.textproto" || { echo "run.sh: cannot set sync_wal" >&2; exit 2; }
+  for which in chatroomd before; do
+    src=$chatroomd_config
+    [[ $which == before ]] && src=$before_config
+    sed 's/^\( *sync_wal:\) *true/\1 false/' "$src" > "$work/$which.textproto"
+    grep -q '^ *sync_wal: false' "$work/$which.textproto" || { echo "run.sh: cannot set sync_wal" >&2; exit 2; }
+  done
   cp "$root/config/sects.textproto" "$work/"
   chatroomd_config=$work/chatroomd.textproto
+  before_config=$work/before.textproto
 fi
 started=()        # every PID this script started and has not yet seen stopped
 nchan_dirs=()     # nginx work dirs to stop.sh
@@ -204,9 +215,9 @@ start_server() {
       # The shipped config as it is (config/chatroomd.textproto), so sync_wal: true: every
       # acknowledged send is fsynced (group commit). Auth off (dev mode) on loopback.
       # `before` (--before BIN) is another chatroomd binary, run the same way.
-      local bin=$chatroomd_bin
-      [[ $server == before ]] && bin=$before_bin
-      "$bin" --config "$chatroomd_config" --listen 127.0.0.1:0 \
+      local bin=$chatroomd_bin config=$chatroomd_config
+      [[ $server == before ]] && bin=$before_bin config=$before_config
+      "$bin" --config "$config" --listen 127.0.0.1:0 \
         --data-dir "$work/$tag.data" > "$work/$tag.log" 2>&1 &
       pid=$!; started+=("$pid")
       srv_port=$(wait_port "$work/$tag.log" "$pid") || { tail -20 "$work/$tag.log" >&2; return 1; }

@@ -6,7 +6,10 @@
 #                         [--only chatroomd|before|redis-hash|redis-centrifugo[,...]]
 #                         [--crpresence BIN] [--build-dir DIR] [--no-build]
 #                         [--connections C] [--depth D] [--out FILE] [--keep]
+#                         [--before-config FILE]
 #
+# --before-config FILE: the main config `before` runs with (default: the shipped one); an older
+# binary refuses config keys it does not know, so give it its own commit's config.
 # Each run starts a fresh server, lets crpresence join 1 user (warm-up) and read the server's
 # VmRSS (Redis: and INFO used_memory), join N more users (default 100,000, ids of 16
 # characters) to one room, read again, and check that N + 1 are online; then stops the server
@@ -28,6 +31,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 users=100000 repeat=3 connections=32 depth=32 keep=0 do_build=1
 build_dir=$root/build
+before_config=
 chatroomd_bin= before_bin= tool_bin= only= out=$root/bench/results/presence.md
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -35,6 +39,7 @@ while [[ $# -gt 0 ]]; do
     --repeat) repeat=$2; shift ;;
     --chatroomd) chatroomd_bin=$(realpath "$2"); shift ;;
     --before) before_bin=$(realpath "$2"); shift ;;
+    --before-config) before_config=$(realpath "$2"); shift ;;
     --only) only=$2; shift ;;
     --crpresence) tool_bin=$(realpath "$2"); shift ;;
     --build-dir) build_dir=$(realpath -m "$2"); shift ;;
@@ -101,10 +106,15 @@ forget() {  # drop $1 from started
 }
 
 # The shipped config with one change; its sects file goes along (named relative to it).
-sed 's/^\( *online_ttl_ms:\) *[0-9]*/\1 3600000/' "$root/config/chatroomd.textproto" \
-  > "$work/chatroomd.textproto"
-grep -q '^ *online_ttl_ms: 3600000' "$work/chatroomd.textproto" ||
-  { log "cannot set online_ttl_ms in the config copy"; exit 2; }
+# `before` may need the config of its own version (--before-config: an older binary refuses
+# keys it does not know), with the same change.
+for which in chatroomd before; do
+  src=$root/config/chatroomd.textproto
+  [[ $which == before && -n $before_config ]] && src=$before_config
+  sed 's/^\( *online_ttl_ms:\) *[0-9]*/\1 3600000/' "$src" > "$work/$which.textproto"
+  grep -q '^ *online_ttl_ms: 3600000' "$work/$which.textproto" ||
+    { log "cannot set online_ttl_ms in the config copy"; exit 2; }
+done
 cp "$root/config/sects.textproto" "$work/"
 
 # wait_line FILE PATTERN PID: waits (up to 30 s) for a line matching PATTERN while PID lives.
@@ -132,7 +142,7 @@ start_server() {
     chatroomd|before)
       bin=$chatroomd_bin
       [[ $server == before ]] && bin=$before_bin
-      "$bin" --config "$work/chatroomd.textproto" --listen 127.0.0.1:0 \
+      "$bin" --config "$work/$server.textproto" --listen 127.0.0.1:0 \
         --data-dir "$work/$f.data" > "$work/$f.log" 2>&1 &
       srv_pid=$!; started+=("$srv_pid")
       wait_line "$work/$f.log" '^listening on 127\.0\.0\.1:[0-9]*$' "$srv_pid" ||
