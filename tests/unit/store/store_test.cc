@@ -4,6 +4,7 @@
 #include "chatroomd/store/store.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 #include <stdlib.h>
 
 #include <atomic>
@@ -15,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "proto/chatroomd/store.pb.h"
+#include "store/column_families.h"
 #include "store/rocks_store.h"
 
 namespace chatroomd::store {
@@ -166,6 +169,44 @@ class StoreTest : public ::testing::Test {
         [&](auto done) { store_->LookupDedup(room, sender, id, nullptr, std::move(done)); });
     EXPECT_TRUE(r.ok()) << r.error().message;
     return r.ok() ? r.value() : std::nullopt;
+  }
+  std::vector<std::optional<std::string>> ReadCounters(const std::string& room,
+                                                       std::vector<CounterKey> keys) {
+    auto r = Await<Result<std::vector<std::optional<std::string>>>>(
+        [&](auto done) { store_->ReadCounters(room, std::move(keys), nullptr, std::move(done)); });
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return r.ok() ? std::move(r).value() : std::vector<std::optional<std::string>>{};
+  }
+  // Closes the store, puts `value` under `key` in `column_family` through RocksDB itself (for
+  // stored forms the store no longer writes), and opens the store again.
+  void PutRawAndReopen(const std::string& column_family, const std::string& key,
+                       const std::string& value) {
+    store_->Close();
+    store_.reset();
+    const std::string path = dir_ + "/db";
+    rocksdb::DBOptions db_options;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(db_options, path, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const std::string& name : names) {
+      rocksdb::ColumnFamilyOptions cf;
+      cf.level_compaction_dynamic_level_bytes = true;  // as the store opens them
+      descriptors.emplace_back(name, cf);
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    rocksdb::Status put = rocksdb::Status::InvalidArgument("no such column family");
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == column_family) put = db->Put(rocksdb::WriteOptions(), handles[i], key, value);
+    }
+    for (rocksdb::ColumnFamilyHandle* h : handles)
+      ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    ASSERT_TRUE(db->Close().ok());
+    ASSERT_TRUE(put.ok()) << put.ToString();
+    db.reset();
+    Open();
   }
   uint64_t Count(std::string_view cf) {
     auto r = Impl().CountEntriesForTesting(cf);
@@ -567,6 +608,154 @@ TEST_F(StoreTest, OpenFailureIsAnError) {
   ASSERT_FALSE(opened.ok());
   EXPECT_EQ(opened.error().code, ErrorCode::kInternal);
   EXPECT_EQ(opened.error().message.rfind("store: ", 0), 0u) << opened.error().message;
+}
+
+// Audience counters (presence::RoomAudience's records) in the counters column family.
+constexpr CounterKey kDayKey{'d', 20'000};
+constexpr CounterKey kHourKey{'h', 480'010};
+constexpr CounterKey kNextHourKey{'h', 480'011};
+using Values = std::vector<std::optional<std::string>>;
+
+CounterRecord Counter(std::string room, CounterKey key, std::string value) {
+  return CounterRecord{std::move(room), key, std::move(value)};
+}
+
+TEST_F(StoreTest, CountersOnlyRequestTouchesNoRoomMeta) {
+  Open();
+  auto room = Req("r", 2, Msg(2, true));
+  room->priority_count = 1;
+  ASSERT_TRUE(Write(std::move(room)).ok());
+
+  // An empty room: only the counters are written (of any rooms), whatever the meta fields say.
+  auto counters = Req("", 99, std::nullopt, /*created_ms=*/5);
+  counters->priority_count = 77;
+  counters->counters = {Counter("r", kDayKey, "day"), Counter("r", kHourKey, "hour"),
+                        Counter("r", kNextHourKey, "next hour"),
+                        Counter("other", kDayKey, "other day")};
+  ASSERT_TRUE(Write(std::move(counters)).ok());
+  EXPECT_EQ(Count("rooms"), 1u);
+  EXPECT_EQ(Count("counters"), 4u);
+  RoomSnapshot s = Load("r", 10, 10);
+  EXPECT_EQ(s.head_seq, 2u);
+  EXPECT_EQ(s.created_ms, kCreated);
+  EXPECT_EQ(s.priority_count, 1u);
+  EXPECT_FALSE(Load("other", 10, 10).exists) << "counters do not create a room";
+  EXPECT_FALSE(Load("", 10, 10).exists);
+
+  // Read back in the order asked, nullopt for what is missing (another period, another kind,
+  // another room).
+  EXPECT_EQ(ReadCounters("r", {kNextHourKey, {'d', 20'001}, kDayKey, {'d', 480'010}, kHourKey}),
+            (Values{"next hour", std::nullopt, "day", std::nullopt, "hour"}));
+  EXPECT_EQ(ReadCounters("other", {kDayKey, kHourKey}), (Values{"other day", std::nullopt}));
+  EXPECT_EQ(ReadCounters("nobody", {kDayKey}), (Values{std::nullopt}));
+  EXPECT_TRUE(ReadCounters("r", {}).empty());
+
+  // A later flush of the same period replaces it.
+  auto again = Req("", 0, std::nullopt, 0);
+  again->counters = {Counter("r", kDayKey, "day, later")};
+  ASSERT_TRUE(Write(std::move(again)).ok());
+  EXPECT_EQ(ReadCounters("r", {kDayKey}), (Values{"day, later"}));
+
+  // Counters are not messages: retention never removes them.
+  now_->store(kT0 + 1'000'000'000);
+  ASSERT_TRUE(Impl().CompactAllForTesting().ok());
+  EXPECT_EQ(Count("counters"), 4u);
+  Reopen();
+  EXPECT_EQ(ReadCounters("r", {kDayKey, kHourKey}), (Values{"day, later", "hour"}));
+}
+
+TEST_F(StoreTest, CountersAndMessagesShareABatch) {
+  Open();
+  // One request with both.
+  auto both = Req("r", 1, Msg(1));
+  both->counters = {Counter("r", kDayKey, "day 1")};
+  ASSERT_TRUE(Write(std::move(both)).ok());
+  EXPECT_EQ(Seqs(Load("r", 10, 10).normal), (SeqList{1}));
+  EXPECT_EQ(ReadCounters("r", {kDayKey}), (Values{"day 1"}));
+
+  // Messages, a counters-only request between them and counters of another room, all in one
+  // group commit (the writer is held so that they land in one batch).
+  const uint64_t batches_before = store_->Stats().batches;
+  WriterBlocker blocker(*store_);
+  std::vector<std::unique_ptr<WriteRequest>> requests;
+  requests.push_back(Req("r", 2, Msg(2, true)));
+  requests.back()->priority_count = 1;
+  requests.back()->counters = {Counter("r", kHourKey, "hour 2")};
+  requests.push_back(Req("", 0, std::nullopt, 0));
+  requests.back()->counters = {Counter("r", kDayKey, "day 2"), Counter("s", kDayKey, "s day")};
+  requests.push_back(Req("r", 3, Msg(3), /*created_ms=*/0));
+  requests.back()->priority_count = 1;
+  std::thread release([&] { blocker.Release(); });
+  WriteAll(std::move(requests));
+  release.join();
+  EXPECT_EQ(store_->Stats().batches, batches_before + 2);  // the blocker's, then this one
+
+  RoomSnapshot s = Load("r", 10, 10);
+  EXPECT_EQ(s.head_seq, 3u);
+  EXPECT_EQ(s.created_ms, kCreated);
+  EXPECT_EQ(s.priority_count, 1u);
+  EXPECT_EQ(Seqs(s.normal), (SeqList{1, 3}));
+  EXPECT_EQ(Seqs(s.priority), (SeqList{2}));
+  EXPECT_EQ(ReadCounters("r", {kDayKey, kHourKey}), (Values{"day 2", "hour 2"}));
+  EXPECT_EQ(ReadCounters("s", {kDayKey}), (Values{"s day"}));
+  EXPECT_EQ(Count("rooms"), 2u);  // "r" and the blocker's room, no meta for the empty room
+}
+
+TEST_F(StoreTest, PriorityCountIsStoredAndLoadedAfterReopen) {
+  Open();
+  // A room that accepted 100 priority messages long ago (gone by retention), then 3 more: the
+  // stored count, not the 3 retained, is what comes back.
+  std::vector<std::unique_ptr<WriteRequest>> requests;
+  uint64_t accepted = 100;
+  for (MessageRecord& m : TenMessages()) {
+    if (m.priority) ++accepted;
+    const uint64_t seq = m.seq;
+    requests.push_back(Req("r", seq, std::move(m)));
+    requests.back()->priority_count = accepted;
+  }
+  WriteAll(std::move(requests));
+  EXPECT_EQ(Load("r", 10, 10).priority_count, 103u);
+  Reopen();
+  RoomSnapshot s = Load("r", 10, 10);
+  EXPECT_EQ(s.priority_count, 103u);
+  EXPECT_EQ(Seqs(s.priority), (SeqList{3, 6, 9}));
+
+  // A meta-only write (room creation, a counters flush of its own room) keeps what it is given.
+  auto meta = Req("r", 10, std::nullopt, 0);
+  meta->priority_count = 104;
+  ASSERT_TRUE(Write(std::move(meta)).ok());
+  Reopen();
+  EXPECT_EQ(Load("r", 10, 10).priority_count, 104u);
+}
+
+TEST_F(StoreTest, RoomMetaWithoutPriorityCountCountsRetainedPriorityMessages) {
+  Open();
+  WriteMessages("r", TenMessages());                     // priority 3, 6, 9
+  WriteMessages("r.x", {Msg(11, true), Msg(12, true)});  // a neighbour's are not ours
+  // Written by this store: the count is present (0 here, as the requests said) and taken as it
+  // is; only an absent count is counted.
+  EXPECT_EQ(Load("r", 10, 10).priority_count, 0u);
+
+  // The meta as a store from before the count wrote it.
+  RoomMeta legacy;
+  legacy.set_head_seq(10);
+  legacy.set_created_ms(kCreated);
+  ASSERT_FALSE(legacy.has_priority_count());
+  PutRawAndReopen(kRoomsCf, "r", legacy.SerializeAsString());
+
+  RoomSnapshot s = Load("r", 10, 10);
+  ASSERT_TRUE(s.exists);
+  EXPECT_EQ(s.head_seq, 10u);
+  EXPECT_EQ(s.created_ms, kCreated);
+  EXPECT_EQ(s.priority_count, 3u);
+  EXPECT_EQ(Seqs(s.priority), (SeqList{3, 6, 9}));
+
+  // The room's next write stores its count; from then on that is what loads.
+  auto next = Req("r", 11, Msg(11, true), 0);
+  next->priority_count = 4;
+  ASSERT_TRUE(Write(std::move(next)).ok());
+  Reopen();
+  EXPECT_EQ(Load("r", 10, 10).priority_count, 4u);
 }
 
 }  // namespace
