@@ -18,6 +18,7 @@
 
 #include "options.h"
 #include "pipeline.h"
+#include "proc_stats.h"
 #include "server_stats.h"
 #include "wire.h"
 
@@ -149,7 +150,7 @@ class Run {
       }
       uint32_t max_ms = static_cast<uint32_t>(std::min<int64_t>(left_ms, o_.settle_ms + 10000));
       m.settled = WaitQuiet(o_.server_pid, o_.settle_ms, max_ms);
-      m.rss_kb = ReadRssKb(o_.server_pid);
+      m.rss_kb = crload::ReadRssKb({o_.server_pid});
       if (m.rss_kb < 0) {
         error_ = "cannot read /proc/" + std::to_string(o_.server_pid) + "/status";
         return false;

@@ -9,7 +9,7 @@ namespace chatroomd::presence {
 OnlineTable::OnlineTable(int64_t now_ms, Options options)
     : options_(options),
       epoch_ms_(now_ms),
-      published_users_(std::make_shared<const std::vector<std::string>>()) {
+      sample_users_(std::make_shared<std::vector<std::string>>()) {
   options_.bucket_ms = std::max<int64_t>(options_.bucket_ms, 1);
 }
 
@@ -27,24 +27,33 @@ void OnlineTable::Queue(OnlineSlot& slot, int64_t deadline_ms) {
   slot.queued = static_cast<uint16_t>(bucket);
 }
 
+std::vector<std::string>& OnlineTable::WritableSample() {
+  // Every holder is on the owner's loop (snapshots are read there or copied out by value), so
+  // the use count is exact here.
+  if (sample_users_.use_count() > 1) {
+    sample_users_ = std::make_shared<std::vector<std::string>>(*sample_users_);
+  }
+  return *sample_users_;
+}
+
 void OnlineTable::Sample(OnlineSlot& slot, std::string_view user) {
-  if (slot.has(OnlineSlot::kSampled) || sample_.size() >= options_.sample_size) return;
+  if (slot.has(OnlineSlot::kSampled) || sample_idents_.size() >= options_.sample_size) return;
   slot.set(OnlineSlot::kSampled, true);
-  sample_.emplace_back(slot.ident(), std::string(user));
-  sample_changed_ = true;
+  sample_idents_.push_back(slot.ident());
+  WritableSample().emplace_back(user);
 }
 
 void OnlineTable::Unsample(OnlineSlot& slot) {
   if (!slot.has(OnlineSlot::kSampled)) return;
   slot.set(OnlineSlot::kSampled, false);
-  const uint64_t ident = slot.ident();
-  auto it = std::find_if(sample_.begin(), sample_.end(),
-                         [ident](const auto& e) { return e.first == ident; });
-  if (it != sample_.end()) {
-    *it = std::move(sample_.back());
-    sample_.pop_back();
-  }
-  sample_changed_ = true;
+  auto it = std::find(sample_idents_.begin(), sample_idents_.end(), slot.ident());
+  if (it == sample_idents_.end()) return;
+  const size_t at = static_cast<size_t>(it - sample_idents_.begin());
+  std::vector<std::string>& users = WritableSample();
+  *it = sample_idents_.back();
+  sample_idents_.pop_back();
+  users[at] = std::move(users.back());
+  users.pop_back();
 }
 
 void OnlineTable::Arrive(OnlineSlot& slot, std::string_view user, int64_t elapsed_ms) {
@@ -167,16 +176,9 @@ size_t OnlineTable::Expire(int64_t now_ms) {
 }
 
 std::shared_ptr<const OnlineSnapshot> OnlineTable::Snapshot(int64_t wall_ms) {
-  if (sample_changed_) {
-    auto users = std::make_shared<std::vector<std::string>>();
-    users->reserve(sample_.size());
-    for (const auto& entry : sample_) users->push_back(entry.second);
-    published_users_ = std::move(users);
-    sample_changed_ = false;
-  }
   auto snapshot = std::make_shared<OnlineSnapshot>();
   snapshot->count = count_;
-  snapshot->users = published_users_;
+  snapshot->users = sample_users_;  // shared until the sample next changes
   snapshot->as_of_ms = wall_ms;
   return snapshot;
 }
@@ -184,8 +186,11 @@ std::shared_ptr<const OnlineSnapshot> OnlineTable::Snapshot(int64_t wall_ms) {
 size_t OnlineTable::memory_bytes() const {
   size_t bytes = shards_.memory_bytes();
   for (const auto& bucket : ring_) bytes += sizeof(bucket) + bucket.capacity() * sizeof(uint64_t);
-  bytes += sample_.capacity() * sizeof(sample_[0]);
-  for (const auto& entry : sample_) bytes += entry.second.capacity() + 1;
+  bytes += sample_idents_.capacity() * sizeof(uint64_t);
+  bytes += sample_users_->capacity() * sizeof(std::string);
+  for (const auto& user : *sample_users_) {
+    if (user.capacity() > 15) bytes += user.capacity() + 1;  // past the inline (SSO) bytes
+  }
   return bytes;
 }
 

@@ -252,8 +252,13 @@ Result<std::optional<uint64_t>> StoreReader::LookupDedup(const std::string& room
 Result<uint64_t> StoreReader::CountPriority(const rocksdb::ReadOptions& options,
                                             const std::string& room) const {
   BoundedIterator it(db_, cfs_.priority, options, RoomKeysBegin(room), RoomKeysEnd(room));
+  const int64_t now_ms = clock_();
   uint64_t count = 0;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    // Expired but not yet compacted away: as good as gone, as on every read.
+    auto ts = ReadTs(it->value().ToStringView());
+    if (ts && !IsExpired(*ts, now_ms, retention_ms_)) ++count;
+  }
   if (!it->status().ok()) return StoreError("count priority", it->status());
   return count;
 }

@@ -22,7 +22,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <utility>
 #include <vector>
 
 #include "chatroomd/presence/online_shards.h"
@@ -104,10 +103,12 @@ class OnlineTable {
   // Expiry ring: ring_[i] holds the users queued in bucket base_ + i.
   std::deque<std::vector<uint64_t>> ring_;
   uint64_t base_ = 0;
-  // The sample of ids, and its copy as last published (rebuilt only when the sample changed).
-  std::vector<std::pair<uint64_t, std::string>> sample_;
-  bool sample_changed_ = true;
-  std::shared_ptr<const std::vector<std::string>> published_users_;
+  // The sample: ids, and the users' idents at the same positions. The id vector is shared with
+  // the snapshots that published it and copied before a change while one still holds it (copy
+  // on write), so each id is kept once.
+  std::vector<uint64_t> sample_idents_;
+  std::shared_ptr<std::vector<std::string>> sample_users_;
+  std::vector<std::string>& WritableSample();
 };
 
 }  // namespace chatroomd::presence

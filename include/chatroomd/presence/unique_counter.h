@@ -63,7 +63,7 @@ class UniqueCounter {
   double Estimate() const;
 
   uint32_t threshold_;
-  std::vector<uint64_t> slots_;  // exact form: capacity a power of two, at most half full
+  std::vector<uint64_t> slots_;  // exact form: capacity a power of two, at most 3/4 full
   uint32_t exact_count_ = 0;
   std::vector<uint8_t> registers_;  // dense form: kRegisters entries
 };
