@@ -34,7 +34,10 @@ RoomHost::RoomHost(Loop& loop, store::Store& store, std::shared_ptr<const RoomSe
       sweep_timer_(loop.context()),
       last_flush_ms_(wheel_.NowMs()) {}
 
-RoomHost::~RoomHost() = default;
+RoomHost::~RoomHost() {
+  // Rooms first, while what they report to (the presence figures) still stands.
+  rooms_.clear();
+}
 
 void RoomHost::Post(std::string room_id, Caller caller, Request request) {
   Loop::Send(loop_, [this, room_id = std::move(room_id), caller = std::move(caller),
