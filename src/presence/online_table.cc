@@ -13,10 +13,34 @@ OnlineTable::OnlineTable(int64_t now_ms, Options options)
   options_.bucket_ms = std::max<int64_t>(options_.bucket_ms, 1);
 }
 
+int64_t OnlineTable::BucketMsFor(int64_t ttl_ms) {
+  // An eighth of the TTL, 100 ms to 1 s; past a TTL of 64 s a 64th of it, so that a ring never
+  // has more than 64 buckets.
+  return std::max<int64_t>(std::clamp<int64_t>(ttl_ms / 8, 100, 1000), ttl_ms / 64);
+}
+
+void OnlineTable::set_ttl_ms(int64_t ttl_ms) {
+  if (ttl_ms == options_.ttl_ms) return;
+  options_.ttl_ms = ttl_ms;
+  const int64_t bucket_ms = BucketMsFor(ttl_ms);
+  if (bucket_ms == options_.bucket_ms) return;
+  // New bucket numbers: queue everyone again (once per such change).
+  options_.bucket_ms = bucket_ms;
+  ring_.clear();
+  shards_.ForEachMutable([this](OnlineSlot& slot) {
+    if (!slot.has(OnlineSlot::kLeft)) Queue(slot, DeadlineOf(slot));
+  });
+}
+
 void OnlineTable::Queue(OnlineSlot& slot, int64_t deadline_ms) {
-  uint64_t bucket = static_cast<uint64_t>(deadline_ms / options_.bucket_ms);
+  const uint64_t bucket = static_cast<uint64_t>(deadline_ms / options_.bucket_ms);
   if (ring_.empty()) base_ = bucket;
-  bucket = std::max(bucket, base_);  // due already: checked at the next Expire
+  if (bucket < base_) {
+    // Earlier than any bucket queued now (the ring emptied while its last bucket was being
+    // checked, or the TTL shrank): the ring grows at the front, so the user keeps its deadline.
+    ring_.insert(ring_.begin(), base_ - bucket, std::vector<uint64_t>());
+    base_ = bucket;
+  }
   const size_t at = bucket - base_;
   if (at >= ring_.size()) ring_.resize(at + 1);
   ring_[at].push_back(slot.ident());

@@ -53,7 +53,9 @@ Status RoomAudience::Restore(const std::optional<std::string>& day,
 }
 
 void RoomAudience::Roll(Period& p, uint32_t number) {
-  if (p.number == number) return;
+  // Never backwards: a wall clock stepped back (NTP, a resumed VM) counts into the current
+  // period instead of starting an earlier one afresh over what is stored for it.
+  if (number <= p.number) return;
   if (p.changed) finished_.push_back(Encode(p));
   p.number = number;
   p.unique = UniqueCounter(threshold_);
@@ -64,9 +66,9 @@ void RoomAudience::Roll(Period& p, uint32_t number) {
 void RoomAudience::Seen(uint64_t user_hash, int64_t wall_ms) {
   Roll(day_, DayOf(wall_ms));
   Roll(hour_, HourOf(wall_ms));
-  day_.unique.Add(user_hash);
-  hour_.unique.Add(user_hash);
-  day_.changed = hour_.changed = true;
+  // Only a counter that changed is written again: a room of regulars costs no writes.
+  if (day_.unique.Add(user_hash)) day_.changed = true;
+  if (hour_.unique.Add(user_hash)) hour_.changed = true;
 }
 
 void RoomAudience::Online(int64_t count, int64_t wall_ms) {
@@ -78,20 +80,22 @@ void RoomAudience::Online(int64_t count, int64_t wall_ms) {
   }
 }
 
+// A period is current until the clock passes it (an earlier time, after a step back, still
+// reads the current one: Roll never goes back either).
 uint64_t RoomAudience::uv_hour(int64_t wall_ms) const {
-  return hour_.number == HourOf(wall_ms) ? hour_.unique.Count() : 0;
+  return hour_.number >= HourOf(wall_ms) ? hour_.unique.Count() : 0;
 }
 
 uint64_t RoomAudience::uv_day(int64_t wall_ms) const {
-  return day_.number == DayOf(wall_ms) ? day_.unique.Count() : 0;
+  return day_.number >= DayOf(wall_ms) ? day_.unique.Count() : 0;
 }
 
 int64_t RoomAudience::peak_day(int64_t wall_ms) const {
-  return day_.number == DayOf(wall_ms) ? day_.peak : 0;
+  return day_.number >= DayOf(wall_ms) ? day_.peak : 0;
 }
 
 const UniqueCounter* RoomAudience::day_counter(int64_t wall_ms) const {
-  return day_.number == DayOf(wall_ms) ? &day_.unique : nullptr;
+  return day_.number >= DayOf(wall_ms) ? &day_.unique : nullptr;
 }
 
 RoomAudience::Record RoomAudience::Encode(const Period& p) {

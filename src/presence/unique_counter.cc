@@ -60,18 +60,19 @@ Error BadCounter(std::string what) {
 
 UniqueCounter::UniqueCounter(uint32_t threshold) : threshold_(threshold) {}
 
-void UniqueCounter::Add(uint64_t user_hash) {
+bool UniqueCounter::Add(uint64_t user_hash) {
   if (!exact()) return AddDense(user_hash);
-  InsertExact(user_hash);
+  if (!InsertExact(user_hash)) return false;
   if (exact_count_ > threshold_) ToDense();
+  return true;
 }
 
-void UniqueCounter::InsertExact(uint64_t h) {
+bool UniqueCounter::InsertExact(uint64_t h) {
   if (h == 0) h = 1;  // 0 marks an empty slot
   if (slots_.empty()) slots_.assign(8, 0);
   const size_t mask = slots_.size() - 1;
   for (size_t i = h & mask;; i = (i + 1) & mask) {
-    if (slots_[i] == h) return;
+    if (slots_[i] == h) return false;
     if (slots_[i] == 0) {
       slots_[i] = h;
       break;
@@ -79,6 +80,7 @@ void UniqueCounter::InsertExact(uint64_t h) {
   }
   // At most three quarters full, so that a probe stays short.
   if (++exact_count_ * 4 > slots_.size() * 3) GrowExact();
+  return true;
 }
 
 void UniqueCounter::GrowExact() {
@@ -102,13 +104,15 @@ void UniqueCounter::ToDense() {
   exact_count_ = 0;
 }
 
-void UniqueCounter::AddDense(uint64_t h) {
+bool UniqueCounter::AddDense(uint64_t h) {
   // The top bits choose the register; the rank is the position of the first 1 in the rest.
   const size_t index = h >> kQ;
   const uint64_t rest = h << kPrecision;
   const uint8_t rank = rest == 0 ? kMaxRank : static_cast<uint8_t>(std::countl_zero(rest) + 1);
   uint8_t& r = registers_[index];
-  if (rank > r) r = rank;
+  if (rank <= r) return false;
+  r = rank;
+  return true;
 }
 
 double UniqueCounter::Estimate() const {

@@ -33,8 +33,7 @@ Room::Room(RoomHost& host, std::string id)
       online_(host.NowMs(),
               {.ttl_ms = host.settings().online_ttl_ms,
                .sample_size = host.settings().online_sample_size,
-               // Users expire at most a bucket late: an eighth of the TTL, 100 ms to 1 s.
-               .bucket_ms = std::clamp<int64_t>(host.settings().online_ttl_ms / 8, 100, 1000)}),
+               .bucket_ms = presence::OnlineTable::BucketMsFor(host.settings().online_ttl_ms)}),
       audience_(host.settings().unique_exact_threshold, WallNowMs()),
       published_(online_.Snapshot(WallNowMs())),
       dedup_(std::make_unique<DedupKeys>()),
@@ -73,11 +72,11 @@ void Room::LoadStepDone(bool ok) {
   if (--loads_pending_ > 0) return;
   state_ = State::kReady;
   if (!load_failed_) return RunQueued();
-  // Queued requests answer `internal`; the sweep unloads the room and a later request tries
-  // the load again.
+  // Every request answers `internal` until the sweep unloads the room and a later request
+  // tries the load again. Never `exists_` meanwhile: a join must not create the room anew
+  // over a head seq it could not read.
   exists_ = false;
   RunQueued();
-  load_failed_ = false;
 }
 
 void Room::OnLoaded(Result<store::RoomSnapshot> result) {
@@ -194,7 +193,11 @@ bool Room::Sweep(int64_t now_ms, int64_t idle_unload_ms) {
   online_.set_ttl_ms(host_.settings().online_ttl_ms);
   const size_t expired = online_.Expire(now_ms);
   if (expired > 0) host_.CountExpired(expired);
-  if (online_.version() != published_version_) Publish(now_ms);
+  if (online_.version() != published_version_) {
+    Publish(now_ms);
+  } else {
+    audience_.Online(published_->count, WallNowMs());  // a new day's peak starts at once
+  }
   PruneSendBuckets(now_ms);
   if (state_ != State::kReady || pending_io_ > 0 || held_count_ > 0 || !edges_->empty() ||
       !queued_.empty() || wake_scheduled_) {

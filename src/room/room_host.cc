@@ -130,7 +130,14 @@ void RoomHost::Sweep(int64_t now_ms) {
     }
   }
   presence_.rooms_estimated.store(estimated, std::memory_order_relaxed);
-  if (now_ms - last_flush_ms_ >= settings_->counters_flush_ms) FlushCounters();
+  if (now_ms - last_flush_ms_ >= settings_->counters_flush_ms) {
+    FlushCounters();
+  } else if (!unloaded_counters_.empty()) {
+    // An unloaded room's counters go now, not at the next flush: a room loaded again reads
+    // them from the store.
+    SubmitCounters(std::move(unloaded_counters_));
+    unloaded_counters_.clear();
+  }
   const auto spent = std::chrono::steady_clock::now() - start;
   presence_.aggregations.fetch_add(1, std::memory_order_relaxed);
   presence_.aggregation_ns.fetch_add(
@@ -144,6 +151,10 @@ void RoomHost::FlushCounters() {
   std::vector<store::CounterRecord> records = std::move(unloaded_counters_);
   unloaded_counters_.clear();
   for (auto& [id, room] : rooms_) room->TakeCounters(records);
+  SubmitCounters(std::move(records));
+}
+
+void RoomHost::SubmitCounters(std::vector<store::CounterRecord> records) {
   if (records.empty()) return;
   presence_.counter_writes.fetch_add(records.size(), std::memory_order_relaxed);
   auto req = std::make_unique<store::WriteRequest>();

@@ -18,8 +18,14 @@ namespace chatroomd::room {
 void Room::OnCountersLoaded(Result<std::vector<std::optional<std::string>>> values) {
   AssertOnHomeLoop();
   if (!values.ok()) {
-    spdlog::error("room {}: load of audience counters failed: {}", id_, values.error().message);
-    return LoadStepDone(false);
+    // Statistics only: the room loads without them, and never writes its counters (they would
+    // replace the stored ones it could not read) until it is loaded again.
+    spdlog::error(
+        "room {}: audience counters not read ({}); they are not written until the "
+        "room reloads",
+        id_, values.error().message);
+    audience_restored_ = false;
+    return LoadStepDone(true);
   }
   const auto& v = values.value();
   Status restored =
@@ -48,7 +54,7 @@ void Room::Publish(int64_t now_ms) {
 
 void Room::TakeCounters(std::vector<store::CounterRecord>& out) {
   AssertOnHomeLoop();
-  if (!exists() || !audience_.changed()) return;
+  if (!exists() || !audience_restored_ || !audience_.changed()) return;
   for (auto& r : audience_.TakeChanged()) {
     out.push_back(store::CounterRecord{id_, {r.kind, r.period}, std::move(r.value)});
   }

@@ -70,6 +70,16 @@ class OnlineShards {
     }
   }
 
+  // The same, with the slots writable (their keys must not change).
+  template <typename F>
+  void ForEachMutable(F&& f) {
+    for (auto& shard : shards_) {
+      for (OnlineSlot& s : shard->slots) {
+        if (s.key != 0) f(s);
+      }
+    }
+  }
+
  private:
   struct Shard {
     std::vector<OnlineSlot> slots;  // a power of two, at most 3/4 full

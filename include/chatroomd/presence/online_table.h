@@ -41,8 +41,10 @@ class OnlineTable {
   struct Options {
     int64_t ttl_ms = 40000;
     uint32_t sample_size = 1000;  // ids kept for /online
-    int64_t bucket_ms = 1000;     // expiry ring resolution
+    int64_t bucket_ms = 1000;     // expiry ring resolution (the owner uses BucketMsFor)
   };
+  // The expiry ring's resolution for a TTL: users expire at most this (and a tick) late.
+  static int64_t BucketMsFor(int64_t ttl_ms);
   static constexpr int64_t kTickMs = 100;  // last-seen resolution (users expire late, not early)
 
   // `now_ms`: the owner's clock at creation (every later time is on the same clock).
@@ -64,8 +66,8 @@ class OnlineTable {
   bool Leave(std::string_view user);
   // Drops the users whose TTL has run out by `now_ms`; returns how many.
   size_t Expire(int64_t now_ms);
-  // Live change (reload): users seen from now on get the new TTL.
-  void set_ttl_ms(int64_t ttl_ms) { options_.ttl_ms = ttl_ms; }
+  // Live change (reload): every user's deadline is their last sighting plus the new TTL.
+  void set_ttl_ms(int64_t ttl_ms);
 
   int64_t count() const { return count_; }
   // No entry at all (not even one kept for a held poll of a user who left).

@@ -35,8 +35,9 @@ class UniqueCounter {
 
   explicit UniqueCounter(uint32_t threshold = kDefaultThreshold);
 
-  // Counts the user with this hash (UserHash).
-  void Add(uint64_t user_hash);
+  // Counts the user with this hash (UserHash). True when the counter changed (a new user in
+  // the exact form, a register raised in the dense one): what needs storing again.
+  bool Add(uint64_t user_hash);
   // Distinct users added: exact while exact(), else the HyperLogLog estimate (rounded).
   uint64_t Count() const;
   // Adds everything `other` counted (a union: a user in both counts once while exact).
@@ -55,11 +56,11 @@ class UniqueCounter {
  private:
   // The exact set: open addressing, linear probing, 0 marks an empty slot (a hash of 0 is
   // stored as 1: one in 2^64 users is merged with another).
-  void InsertExact(uint64_t h);
+  bool InsertExact(uint64_t h);
   void GrowExact();
   // Switches to the dense form, folding the exact set in.
   void ToDense();
-  void AddDense(uint64_t h);
+  bool AddDense(uint64_t h);
   double Estimate() const;
 
   uint32_t threshold_;

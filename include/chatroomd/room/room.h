@@ -164,6 +164,7 @@ class Room {
   size_t held_count_ = 0;
   presence::OnlineTable online_;
   presence::RoomAudience audience_;
+  bool audience_restored_ = true;  // false: the stored counters could not be read
   std::shared_ptr<const presence::OnlineSnapshot> published_;
   uint64_t published_version_ = 0;
   int64_t published_ms_ = std::numeric_limits<int64_t>::min() / 2;  // steady

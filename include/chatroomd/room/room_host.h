@@ -151,6 +151,8 @@ class RoomHost {
 
  private:
   void ArmSweep();
+  // One write request for these counter records.
+  void SubmitCounters(std::vector<store::CounterRecord> records);
 
   Loop& loop_;
   store::Store& store_;

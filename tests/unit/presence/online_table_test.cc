@@ -184,6 +184,37 @@ TEST(OnlineTableTest, RejoinWhileTheLeftUsersPollIsStillHeld) {
   EXPECT_TRUE(t.empty());
 }
 
+TEST(OnlineTableTest, ARingEmptiedWhileCheckingKeepsEveryDeadline) {
+  // alice (held) and bob share the ring's only bucket. Checking it, alice goes a TTL ahead
+  // first; bob, seen since, must keep his own, earlier deadline, not be pushed behind hers.
+  OnlineTable t = MakeTable();
+  const uint64_t a = t.Touch("alice", 0);
+  t.Touch("bob", 0);
+  t.Hold(a);
+  t.Refresh("bob", 500);  // deadline 1500
+  t.Expire(1100);         // the bucket of 1000 comes due: alice to 2100, bob to 1500
+  EXPECT_TRUE(t.IsOnline("bob"));
+  t.Expire(1500 + kLate);
+  EXPECT_FALSE(t.IsOnline("bob")) << "bob expired late, behind alice's held deadline";
+  EXPECT_TRUE(t.IsOnline("alice"));
+}
+
+TEST(OnlineTableTest, ATtlChangeRequeuesEveryoneWithTheNewDeadline) {
+  OnlineTable t(0, {.ttl_ms = 1000, .bucket_ms = OnlineTable::BucketMsFor(1000)});
+  t.Touch("alice", 0);
+  t.set_ttl_ms(3'600'000);  // an hour: a bucket of a 64th of it
+  t.Expire(10'000);
+  EXPECT_TRUE(t.IsOnline("alice"));
+  t.set_ttl_ms(2000);  // back to short buckets
+  t.Expire(1999);
+  EXPECT_TRUE(t.IsOnline("alice"));
+  t.Expire(2000 + OnlineTable::kTickMs + OnlineTable::BucketMsFor(2000));
+  EXPECT_FALSE(t.IsOnline("alice"));
+  EXPECT_EQ(OnlineTable::BucketMsFor(40'000), 1000);
+  EXPECT_EQ(OnlineTable::BucketMsFor(1000), 125);
+  EXPECT_EQ(OnlineTable::BucketMsFor(86'400'000), 86'400'000 / 64);
+}
+
 TEST(OnlineTableTest, LeaveAndComeBackManyTimesQueuesTheUserOnce) {
   OnlineTable t = MakeTable();
   for (int i = 0; i < 50; ++i) {

@@ -14,7 +14,11 @@
 #include <mutex>
 #include <optional>
 
+#include "chatroomd/common/ids.h"
+#include "chatroomd/presence/room_audience.h"
+#include "chatroomd/presence/unique_counter.h"
 #include "chatroomd/room/room_host.h"
+#include "proto/chatroomd/store.pb.h"
 #include "room_fakes.h"
 
 namespace chatroomd::room {
@@ -239,6 +243,40 @@ TEST_F(RoomTest, TheOnlineCountIsPublishedAtMostOncePerTick) {
   std::promise<int64_t> left;
   On("r", [&](Room& r) { left.set_value(r.online()); });
   EXPECT_EQ(left.get_future().get(), 1);
+}
+
+TEST_F(RoomTest, VisitorsMergeStoredDaysWithTodaysLiveCounter) {
+  // Two days ago five users came (a counter as a host writes it); today alice and one of them.
+  const uint32_t today = presence::RoomAudience::DayOf(WallNowMs());
+  presence::UniqueCounter past(settings_.unique_exact_threshold);
+  for (const char* u : {"x1", "x2", "x3", "x4", "alice"}) past.Add(UserHash(u));
+  store::AudienceCounter stored;
+  stored.set_unique(past.Serialize());
+  auto c = NewClient();
+  ASSERT_EQ(Join(c, "alice")->status, 200);  // creates the room
+  ASSERT_EQ(Join(c, "x1")->status, 200);
+  std::promise<bool> written;
+  auto req = std::make_unique<store::WriteRequest>();
+  req->counters.push_back({"r", {'d', today - 2}, stored.SerializeAsString()});
+  req->done = [&written](Status s) { written.set_value(s.ok()); };
+  store_->store->Submit(std::move(req));
+  ASSERT_TRUE(written.get_future().get());
+
+  auto visitors = [&](uint32_t from, uint32_t to) {
+    On("r", [caller = As(c, "reader"), from, to](Room& r) {
+      r.Handle(caller, VisitorsArgs{from, to});
+    });
+    return c->Next();
+  };
+  WirePtr all = visitors(today - 2, today);
+  ASSERT_EQ(all->status, 200) << Body(all);
+  EXPECT_EQ(Json(all).at("unique_visitors").as_string(), "5") << "a union: alice and x1 once";
+  WirePtr past_only = visitors(today - 3, today - 1);
+  EXPECT_EQ(Json(past_only).at("unique_visitors").as_string(), "5");
+  WirePtr today_only = visitors(today, today);
+  EXPECT_EQ(Json(today_only).at("unique_visitors").as_string(), "2");
+  WirePtr none = visitors(today - 10, today - 3);
+  EXPECT_EQ(Json(none).at("unique_visitors").as_string(), "0");
 }
 
 }  // namespace
