@@ -150,7 +150,12 @@ void RoomHost::FlushCounters() {
   last_flush_ms_ = NowMs();
   std::vector<store::CounterRecord> records = std::move(unloaded_counters_);
   unloaded_counters_.clear();
-  for (auto& [id, room] : rooms_) room->TakeCounters(records);
+  const bool again = rewrite_counters_;
+  rewrite_counters_ = false;
+  for (auto& [id, room] : rooms_) {
+    if (again) room->MarkCountersChanged();
+    room->TakeCounters(records);
+  }
   SubmitCounters(std::move(records));
 }
 
@@ -159,10 +164,14 @@ void RoomHost::SubmitCounters(std::vector<store::CounterRecord> records) {
   presence_.counter_writes.fetch_add(records.size(), std::memory_order_relaxed);
   auto req = std::make_unique<store::WriteRequest>();
   req->counters = std::move(records);
-  req->done = [](Status s) {
-    // Counters are statistics: a failed write is logged, and the next flush writes the
-    // periods again once they change.
-    if (!s.ok()) spdlog::warn("audience counters not written: {}", s.error().message);
+  req->done_loop = &loop_;
+  req->done = [this](Status s) {
+    if (s.ok()) return;
+    // The next flush writes every loaded room's current periods again. (A period that ended
+    // inside the failed batch, or a room unloaded since, keeps what was stored before.)
+    spdlog::warn("audience counters not written: {}; writing them again at the next flush",
+                 s.error().message);
+    rewrite_counters_ = true;
   };
   store_.Submit(std::move(req));
 }

@@ -56,6 +56,8 @@ class RoomAudience {
   // The periods changed since the last call (finished ones included), in their stored form.
   std::vector<Record> TakeChanged();
   bool changed() const { return day_.changed || hour_.changed || !finished_.empty(); }
+  // The current periods count as changed (their stored form was lost: write them again).
+  void MarkChanged() { day_.changed = hour_.changed = true; }
 
   // Parses a stored day into `into` (merging), for ranges.
   static Status MergeStored(std::string_view value, uint32_t threshold, UniqueCounter& into);

@@ -67,6 +67,8 @@ class Room {
   bool Sweep(int64_t now_ms, int64_t idle_unload_ms);
   // The audience counters changed since the last call, in their stored form.
   void TakeCounters(std::vector<store::CounterRecord>& out);
+  // The current periods are written again at the next TakeCounters (a write failed).
+  void MarkCountersChanged() { audience_.MarkChanged(); }
 
   // The published online count (what answers carry).
   int64_t online() const { return published_->count; }

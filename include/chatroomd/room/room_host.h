@@ -168,6 +168,7 @@ class RoomHost {
   int64_t last_flush_ms_ = 0;
   // Counters of rooms unloaded since the last flush.
   std::vector<store::CounterRecord> unloaded_counters_;
+  bool rewrite_counters_ = false;  // a counters write failed: the next flush writes all again
 };
 
 }  // namespace chatroomd::room
