@@ -193,7 +193,11 @@ bool Room::Sweep(int64_t now_ms, int64_t idle_unload_ms) {
   online_.set_ttl_ms(host_.settings().online_ttl_ms);
   const size_t expired = online_.Expire(now_ms);
   if (expired > 0) host_.CountExpired(expired);
-  if (online_.version() != published_version_) {
+  // Published at most once per aggregation period (half an upkeep tick of slack: the timer
+  // runs a little late or early).
+  const RoomSettings& s = host_.settings();
+  const bool due = now_ms - published_ms_ + UpkeepPeriodMs(s) / 2 >= s.aggregation_period_ms;
+  if (online_.version() != published_version_ && due) {
     Publish(now_ms);
   } else {
     audience_.Online(published_->count, WallNowMs());  // a new day's peak starts at once

@@ -18,6 +18,11 @@ bool TakeHeldSlot(SharedRoomState& shared, const RoomSettings& settings, int64_t
   return true;
 }
 
+int64_t UpkeepPeriodMs(const RoomSettings& s) {
+  const int64_t period = s.aggregation_period_ms;
+  return std::max<int64_t>(std::min<int64_t>(period, s.online_ttl_ms / 4), 100);
+}
+
 void ReleaseHeldSlot(SharedRoomState& shared) {
   shared.held_polls.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -105,8 +110,7 @@ void RoomHost::ReleaseAllHeld() {
 }
 
 void RoomHost::ArmSweep() {
-  sweep_timer_.expires_after(
-      std::chrono::milliseconds(std::max<uint32_t>(settings_->aggregation_period_ms, 100)));
+  sweep_timer_.expires_after(std::chrono::milliseconds(UpkeepPeriodMs(*settings_)));
   sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     Sweep(NowMs());

@@ -266,6 +266,27 @@ TEST_F(AudienceTest, VisitorsMergeDaysAndRefuseBadRanges) {
                       404, "room_not_found"));
 }
 
+// The shipped aggregation period (1 s) with a short TTL: the upkeep runs every quarter of the
+// TTL, so users still expire about on time.
+class ShortTtlTest : public SharedDaemonTest<ShortTtlTest> {
+ public:
+  static DaemonOptions Options() { return {.config = "rooms { online_ttl_ms: 1000 }"}; }
+};
+
+TEST_F(ShortTtlTest, SilentUsersGoSoonAfterAShortTtl) {
+  const std::string room = UniqueRoom();
+  User gina(port(), "gina");
+  User reader(port(), "reader");
+  ASSERT_TRUE(gina.Join(room).ok);
+  const auto joined = Clock::now();
+  EXPECT_EQ(reader.OnlineCount(room), 1) << "a quiet room publishes a join at once";
+  std::this_thread::sleep_until(joined + 700ms);
+  EXPECT_EQ(reader.OnlineCount(room), 1) << "before the TTL";
+  // Gone within the TTL, a bucket (125 ms), an upkeep tick (250 ms) and slack for a busy box.
+  EXPECT_TRUE(WaitUntil([&] { return reader.OnlineCount(room) == 0; }, 2500ms));
+  EXPECT_LT(Clock::now() - joined, 3200ms);
+}
+
 TEST(AudienceRestartTest, CountsSurviveARestart) {
   Daemon d({.config = "presence { aggregation_period_ms: 100 }"});
   ASSERT_TRUE(d.Start());

@@ -62,6 +62,11 @@ struct SharedRoomState {
 // max_held_polls. On true one process-wide slot is taken; ReleaseHeldSlot gives it back. The
 // slot is taken before the check, so that loops holding polls at once cannot pass the bound.
 bool TakeHeldSlot(SharedRoomState& shared, const RoomSettings& settings, int64_t room_held);
+
+// How often a host runs its rooms' upkeep: every aggregation period, or every quarter of the
+// online TTL when that is shorter (so that a short TTL expires users on time), 100 ms at least.
+// A room still publishes its count at most once per aggregation period.
+int64_t UpkeepPeriodMs(const RoomSettings& settings);
 void ReleaseHeldSlot(SharedRoomState& shared);
 
 // What a host's presence work did, for /metrics (written on the host's loop, read anywhere).
@@ -125,9 +130,10 @@ class RoomHost {
   void CancelPoll(const ClientPtr& client, uint64_t serial);
   // Answers every held poll (shutdown); new polls are answered at once from then on.
   void ReleaseAllHeld();
-  // The aggregation tick (every presence.aggregation_period_ms): every room expires silent
-  // users and publishes its online count; idle rooms are unloaded; the audience counters
-  // are flushed every presence.counters_flush_ms.
+  // The upkeep tick (UpkeepPeriodMs: the aggregation period, or shorter with a short TTL):
+  // every room expires silent users and publishes its online count when it changed (at most
+  // once per aggregation period); idle rooms are unloaded; the audience counters are flushed
+  // every presence.counters_flush_ms.
   void Sweep(int64_t now_ms);
 
   size_t room_count() const { return rooms_.size(); }
