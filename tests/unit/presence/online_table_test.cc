@@ -291,17 +291,28 @@ TEST(OnlineTableTest, TheSampleIsBoundedAndToppedUpByLaterHeartbeats) {
 }
 
 TEST(OnlineTableTest, ManyUsersAgainstASimpleModel) {
-  // Random joins, heartbeats, leaves and expiry over 20,000 users: never expired early, never
-  // kept more than kLate past the TTL, and the count always agrees.
+  // Random joins, heartbeats, polls held and ended, leaves and expiry over 20,000 users: never
+  // expired early, never kept more than kLate past the TTL (a held poll keeps its user), and
+  // the count always agrees.
   OnlineTable t = MakeTable(/*sample=*/50);
   std::map<std::string, int64_t> seen;  // online users -> last seen
+  std::map<std::string, int> held;      // polls held, online or not (a user who left)
   std::mt19937_64 rng(7);
   int64_t now = 0;
   for (int step = 0; step < 200'000; ++step) {
     now += rng() % 3;
     const std::string user = "user" + std::to_string(rng() % 20'000);
-    if (rng() % 10 == 0) {
+    const uint64_t op = rng() % 10;
+    if (op == 0) {
       EXPECT_EQ(t.Leave(user), seen.erase(user) == 1);
+    } else if (op == 1) {  // a poll is held
+      t.Hold(t.Touch(user, now));
+      seen[user] = now;
+      ++held[user];
+    } else if (op == 2 && held[user] > 0) {  // it ends: a sighting if still online
+      t.Release(UserHash(user), now);
+      --held[user];
+      if (seen.count(user)) seen[user] = now;
     } else {
       t.Touch(user, now);
       seen[user] = now;
@@ -309,8 +320,9 @@ TEST(OnlineTableTest, ManyUsersAgainstASimpleModel) {
     if (step % 1000 == 0) {
       t.Expire(now);
       for (auto it = seen.begin(); it != seen.end();) {
-        const bool must_stay = it->second + kTtl > now;
-        const bool must_go = it->second + kTtl + kLate <= now;
+        const bool polling = held[it->first] > 0;
+        const bool must_stay = polling || it->second + kTtl > now;
+        const bool must_go = !polling && it->second + kTtl + kLate <= now;
         const bool online = t.IsOnline(it->first);
         if (must_stay) {
           ASSERT_TRUE(online) << it->first;
