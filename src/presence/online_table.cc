@@ -61,21 +61,22 @@ std::vector<std::string>& OnlineTable::WritableSample() {
 }
 
 void OnlineTable::Sample(OnlineSlot& slot, std::string_view user) {
-  if (slot.has(OnlineSlot::kSampled) || sample_idents_.size() >= options_.sample_size) return;
+  if (slot.has(OnlineSlot::kSampled) || sample_users_->size() >= options_.sample_size) return;
   slot.set(OnlineSlot::kSampled, true);
-  sample_idents_.push_back(slot.ident());
   WritableSample().emplace_back(user);
 }
 
 void OnlineTable::Unsample(OnlineSlot& slot) {
   if (!slot.has(OnlineSlot::kSampled)) return;
   slot.set(OnlineSlot::kSampled, false);
-  auto it = std::find(sample_idents_.begin(), sample_idents_.end(), slot.ident());
-  if (it == sample_idents_.end()) return;
-  const size_t at = static_cast<size_t>(it - sample_idents_.begin());
+  // Found by hashing the sampled ids again (a few µs at the most, and only when a sampled user
+  // goes), rather than keeping a second array of hashes beside them.
+  const uint64_t ident = slot.ident();
+  const std::vector<std::string>& sample = *sample_users_;
+  size_t at = 0;
+  while (at < sample.size() && OnlineShards::Ident(UserHash(sample[at])) != ident) ++at;
+  if (at == sample.size()) return;
   std::vector<std::string>& users = WritableSample();
-  *it = sample_idents_.back();
-  sample_idents_.pop_back();
   users[at] = std::move(users.back());
   users.pop_back();
 }
@@ -210,7 +211,6 @@ std::shared_ptr<const OnlineSnapshot> OnlineTable::Snapshot(int64_t wall_ms) {
 size_t OnlineTable::memory_bytes() const {
   size_t bytes = shards_.memory_bytes();
   for (const auto& bucket : ring_) bytes += sizeof(bucket) + bucket.capacity() * sizeof(uint64_t);
-  bytes += sample_idents_.capacity() * sizeof(uint64_t);
   bytes += sample_users_->capacity() * sizeof(std::string);
   for (const auto& user : *sample_users_) {
     if (user.capacity() > 15) bytes += user.capacity() + 1;  // past the inline (SSO) bytes

@@ -105,10 +105,8 @@ class OnlineTable {
   // Expiry ring: ring_[i] holds the users queued in bucket base_ + i.
   std::deque<std::vector<uint64_t>> ring_;
   uint64_t base_ = 0;
-  // The sample: ids, and the users' idents at the same positions. The id vector is shared with
-  // the snapshots that published it and copied before a change while one still holds it (copy
-  // on write), so each id is kept once.
-  std::vector<uint64_t> sample_idents_;
+  // The sample's ids: shared with the snapshots that published them and copied before a change
+  // while one still holds them (copy on write), so each id is kept once.
   std::shared_ptr<std::vector<std::string>> sample_users_;
   std::vector<std::string>& WritableSample();
 };
