@@ -165,26 +165,17 @@ if [[ $no_sync == 1 ]]; then
   chatroomd_config=$work/chatroomd.textproto
   before_config=$work/before.textproto
 fi
-started=()        # every PID this script started and has not yet seen stopped
+# shellcheck source=bench/started.sh
+source "$root/bench/started.sh"  # started, forget, stop_started
 nchan_dirs=()     # nginx work dirs to stop.sh
 cleanup() {
-  local p d
+  local d
   for d in "${nchan_dirs[@]+"${nchan_dirs[@]}"}"; do "$root/bench/nchan/stop.sh" "$d" || true; done
-  for p in "${started[@]+"${started[@]}"}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${started[@]+"${started[@]}"}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
+  stop_started
   if [[ $keep -eq 1 ]]; then log "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-forget() {  # drop $1 from started
-  local p left=()
-  for p in "${started[@]+"${started[@]}"}"; do [[ $p == "$1" ]] || left+=("$p"); done
-  started=("${left[@]+"${left[@]}"}")
-}
 
 # Waits for `listening on 127.0.0.1:PORT` in $1 while PID $2 lives; prints PORT.
 wait_port() {

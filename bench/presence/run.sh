@@ -87,23 +87,14 @@ fi
 
 # --- servers ----------------------------------------------------------------------------
 work=$(mktemp -d /tmp/presence-bench.XXXXXX)
-started=()  # every PID this script started and has not yet seen stopped
+# shellcheck source=bench/started.sh
+source "$root/bench/started.sh"  # started, forget, stop_started
 cleanup() {
-  local p
-  for p in "${started[@]+"${started[@]}"}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${started[@]+"${started[@]}"}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
+  stop_started
   if [[ $keep -eq 1 ]]; then log "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-forget() {  # drop $1 from started
-  local p left=()
-  for p in "${started[@]+"${started[@]}"}"; do [[ $p == "$1" ]] || left+=("$p"); done
-  started=("${left[@]+"${left[@]}"}")
-}
 
 # The shipped config with one change; its sects file goes along (named relative to it).
 # `before` may need the config of its own version (--before-config: an older binary refuses
