@@ -165,8 +165,8 @@ if [[ $no_sync == 1 ]]; then
   chatroomd_config=$work/chatroomd.textproto
   before_config=$work/before.textproto
 fi
-# shellcheck source=bench/started.sh
-source "$root/bench/started.sh"  # started, forget, stop_started
+# shellcheck source=bench/common.sh
+source "$root/bench/common.sh"  # started, forget, stop_started, publish_results
 nchan_dirs=()     # nginx work dirs to stop.sh
 cleanup() {
   local d
@@ -537,12 +537,7 @@ machine() {
   echo '```'
   echo "</details>"
 } > "$work/table.md"
-cat "$work/table.md"
-if [[ -n $out ]]; then
-  mkdir -p "$(dirname "$out")"
-  cp "$work/table.md" "$out"
-  log "wrote $out"
-fi
+publish_results "$work/table.md"
 # For bench/smoke.sh: the JSON lines, one per run, tagged scenario.server (with --repeat N
 # above 1: scenario.server#round, one line per round).
 if [[ -n ${BENCH_JSONL:-} ]]; then

@@ -87,8 +87,8 @@ fi
 
 # --- servers ----------------------------------------------------------------------------
 work=$(mktemp -d /tmp/presence-bench.XXXXXX)
-# shellcheck source=bench/started.sh
-source "$root/bench/started.sh"  # started, forget, stop_started
+# shellcheck source=bench/common.sh
+source "$root/bench/common.sh"  # started, forget, stop_started, publish_results
 cleanup() {
   stop_started
   if [[ $keep -eq 1 ]]; then log "kept $work"; else rm -rf "$work"; fi
@@ -323,10 +323,5 @@ machine() {
   echo '```'
   echo "</details>"
 } > "$work/table.md"
-cat "$work/table.md"
-if [[ -n $out ]]; then
-  mkdir -p "$(dirname "$out")"
-  cp "$work/table.md" "$out"
-  log "wrote $out"
-fi
+publish_results "$work/table.md"
 [[ $failures -eq 0 ]]

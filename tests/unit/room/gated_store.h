@@ -1,8 +1,10 @@
 // A store for room tests that can hold back completions: forwards to a real store, and while
 // gated keeps write completions (and priority reads) until the test releases them, so that
-// several sends become visible in one wake of the room, deterministically.
+// several sends become visible in one wake of the room, deterministically. It can also fail
+// counters-only writes (fail_counters).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -25,7 +27,19 @@ class GatedStore : public store::Store {
  public:
   explicit GatedStore(store::Store& real) : real_(real) {}
 
+  // While set, counters-only writes (an empty room) fail at once; those that reach the store
+  // are counted by their records.
+  std::atomic<bool> fail_counters{false};
+  std::atomic<int> counter_records{0};
+
   void Submit(std::unique_ptr<store::WriteRequest> request) override {
+    if (request->room.empty()) {
+      if (fail_counters.load()) {
+        return store::Complete<Status>(request->done_loop, std::move(request->done),
+                                       MakeError(ErrorCode::kInternal, "injected"));
+      }
+      counter_records += static_cast<int>(request->counters.size());
+    }
     // Kept back completions are run by the test on the room's loop; the others go there.
     Loop* loop = request->done_loop;
     request->done_loop = nullptr;

@@ -18,6 +18,7 @@
 #include "chatroomd/presence/room_audience.h"
 #include "chatroomd/presence/unique_counter.h"
 #include "chatroomd/room/room_host.h"
+#include "host_test.h"
 #include "proto/chatroomd/store.pb.h"
 #include "room_fakes.h"
 
@@ -31,48 +32,19 @@ using fakes::Code;
 using fakes::FakeClient;
 using fakes::Json;
 
-class RoomTest : public ::testing::Test {
+class RoomTest : public fakes::HostTest {
  protected:
   void SetUp() override {
     store_.emplace("chatroomd-room-test");
     settings_.send_rate_per_s = 1;
     settings_.send_burst = 2;
     settings_.online_ttl_ms = 1000;
-    loop_ = std::make_unique<Loop>("room-test", 0);
-    host_ = std::make_unique<RoomHost>(*loop_, *store_->store,
-                                       std::make_shared<RoomSettings>(settings_), shared_,
-                                       registry_.NewSlot(), clock_.AsClock());
-    client_loop_ = std::make_unique<Loop>("client", 1);
-    loop_->Start();
-    client_loop_->Start();
+    StartHost(*store_->store);
   }
 
   void TearDown() override {
-    loop_->Abort();
-    client_loop_->Abort();
-    host_.reset();
+    HostTest::TearDown();
     store_.reset();
-  }
-
-  std::shared_ptr<FakeClient> NewClient() { return std::make_shared<FakeClient>(*client_loop_); }
-
-  Caller As(const std::shared_ptr<FakeClient>& c, std::string user, bool admin = false) {
-    Caller caller;
-    caller.client = c;
-    caller.serial = ++serial_;
-    caller.user = std::move(user);
-    caller.admin = admin;
-    return caller;
-  }
-
-  // Runs `op` on the room's loop.
-  void On(const std::string& room, std::function<void(Room&)> op) {
-    loop_->Post([this, room, op = std::move(op)] { op(*host_->Get(room)); });
-  }
-
-  WirePtr Join(const std::shared_ptr<FakeClient>& c, const std::string& user, bool admin = false) {
-    On("r", [caller = As(c, user, admin)](Room& r) { r.Join(caller, JoinArgs{}); });
-    return c->Next();
   }
 
   WirePtr Send(const std::shared_ptr<FakeClient>& c, const std::string& user, bool admin,
@@ -89,14 +61,6 @@ class RoomTest : public ::testing::Test {
   }
 
   std::optional<fakes::TestStore> store_;
-  RoomSettings settings_;
-  fakes::ManualClock clock_;
-  SharedRoomState shared_;
-  metrics::Registry registry_;
-  std::unique_ptr<Loop> loop_;
-  std::unique_ptr<Loop> client_loop_;
-  std::unique_ptr<RoomHost> host_;
-  uint64_t serial_ = 0;
 };
 
 TEST_F(RoomTest, MembershipAndPriorityRights) {

@@ -1,5 +1,6 @@
 # Sourced by the benchmark scripts (bench/run.sh, bench/presence/run.sh): the PIDs a script
-# started and has not yet seen stopped, so that it ends exactly those (never by name).
+# started and has not yet seen stopped, so that it ends exactly those (never by name), and how
+# a script hands over its results.
 
 started=()
 
@@ -18,4 +19,15 @@ stop_started() {
     for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$p" 2>/dev/null || true
   done
+}
+
+# Prints the results table FILE and copies it to $out when that is set (the script's --out;
+# `log` is the script's own).
+publish_results() {
+  cat "$1"
+  if [[ -n $out ]]; then
+    mkdir -p "$(dirname "$out")"
+    cp "$1" "$out"
+    log "wrote $out"
+  fi
 }
