@@ -72,10 +72,9 @@ void Room::LoadStepDone(bool ok) {
   if (--loads_pending_ > 0) return;
   state_ = State::kReady;
   if (!load_failed_) return RunQueued();
-  // Every request answers `internal` until the sweep unloads the room and a later request
-  // tries the load again. Never `exists_` meanwhile: a join must not create the room anew
-  // over a head seq it could not read.
-  exists_ = false;
+  // Every request answers `internal` (load_failed_ stays set) until the sweep unloads the room
+  // and a later request tries the load again: a join must not create the room anew over a
+  // head seq it could not read.
   RunQueued();
 }
 
