@@ -219,7 +219,8 @@ void CheckMain(const Config& main, const Node& root, const ValueSources& sources
               {{PresenceConfig::kAggregationPeriodMsFieldNumber, 100, 60000},
                {PresenceConfig::kUniqueExactThresholdFieldNumber, 0, 1000000},
                {PresenceConfig::kCountersFlushMsFieldNumber, 1000, 3600000},
-               {PresenceConfig::kOnlineSampleSizeFieldNumber, 0, 1000}},
+               {PresenceConfig::kOnlineSampleSizeFieldNumber, 0, 1000},
+               {PresenceConfig::kSpreadThresholdFieldNumber, 0, 100000000}},
               problems);
 
   static constexpr std::string_view kLevels[] = {"trace", "debug",    "info", "warn",

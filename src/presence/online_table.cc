@@ -90,8 +90,7 @@ void OnlineTable::Arrive(OnlineSlot& slot, std::string_view user, int64_t elapse
   Sample(slot, user);
 }
 
-uint64_t OnlineTable::Touch(std::string_view user, int64_t now_ms) {
-  const uint64_t hash = UserHash(user);
+void OnlineTable::Touch(uint64_t hash, std::string_view user, int64_t now_ms) {
   const int64_t elapsed = Elapsed(now_ms);
   bool inserted = false;
   OnlineSlot& slot = shards_.Insert(OnlineShards::Ident(hash), &inserted);
@@ -101,16 +100,15 @@ uint64_t OnlineTable::Touch(std::string_view user, int64_t now_ms) {
     slot.last_seen = TickOf(elapsed);
     Sample(slot, user);  // tops the sample up as sampled users go
   }
-  return hash;
 }
 
-bool OnlineTable::IsOnline(std::string_view user) {
-  const OnlineSlot* slot = shards_.Find(OnlineShards::Ident(UserHash(user)));
+bool OnlineTable::IsOnline(uint64_t user_hash) {
+  const OnlineSlot* slot = shards_.Find(OnlineShards::Ident(user_hash));
   return slot && !slot->has(OnlineSlot::kLeft);
 }
 
-void OnlineTable::Refresh(std::string_view user, int64_t now_ms) {
-  OnlineSlot* slot = shards_.Find(OnlineShards::Ident(UserHash(user)));
+void OnlineTable::Refresh(uint64_t user_hash, int64_t now_ms) {
+  OnlineSlot* slot = shards_.Find(OnlineShards::Ident(user_hash));
   if (slot && !slot->has(OnlineSlot::kLeft)) slot->last_seen = TickOf(Elapsed(now_ms));
 }
 
@@ -153,8 +151,8 @@ void OnlineTable::EraseSlot(OnlineSlot& slot) {
   shards_.Erase(slot.ident());
 }
 
-bool OnlineTable::Leave(std::string_view user) {
-  OnlineSlot* slot = shards_.Find(OnlineShards::Ident(UserHash(user)));
+bool OnlineTable::Leave(uint64_t user_hash) {
+  OnlineSlot* slot = shards_.Find(OnlineShards::Ident(user_hash));
   if (!slot || slot->has(OnlineSlot::kLeft)) return false;
   if (slot->held == 0) {
     EraseSlot(*slot);
@@ -198,6 +196,34 @@ size_t OnlineTable::Expire(int64_t now_ms) {
     expired += CheckDue(bucket, queued, elapsed);
   }
   return expired;
+}
+
+void OnlineTable::MoveInto(const std::vector<OnlineTable*>& parts) {
+  shards_.ForEach([&](const OnlineSlot& slot) {
+    OnlineTable& to = *parts[PartOf(slot.ident(), parts.size())];
+    bool inserted = false;
+    OnlineSlot& moved = to.shards_.Insert(slot.ident(), &inserted);
+    moved = slot;
+    if (!slot.has(OnlineSlot::kLeft)) {
+      ++to.count_;
+      ++to.version_;
+      to.Queue(moved, to.DeadlineOf(moved));  // a held user's deadline is renewed when due
+    }
+    if (auto it = held_extra_.find(slot.ident()); it != held_extra_.end()) {
+      to.held_extra_.emplace(it->first, it->second);
+    }
+    return true;
+  });
+  // Copied: a published snapshot may still share these ids.
+  for (const std::string& user : *sample_users_) {
+    parts[PartOf(UserHash(user), parts.size())]->WritableSample().push_back(user);
+  }
+  shards_ = OnlineShards();
+  held_extra_.clear();
+  ring_.clear();
+  sample_users_ = std::make_shared<std::vector<std::string>>();
+  count_ = 0;
+  ++version_;
 }
 
 std::shared_ptr<const OnlineSnapshot> OnlineTable::Snapshot(int64_t wall_ms) {

@@ -11,6 +11,7 @@
 #include "room/dedup_keys.h"
 #include "room/edge_subscriptions.h"
 #include "room/room_errors.h"
+#include "room/room_online.h"
 
 namespace chatroomd::room {
 
@@ -30,12 +31,9 @@ Room::Room(RoomHost& host, std::string id)
       id_(std::move(id)),
       log_(host.settings().window_size, host.settings().priority_size),
       last_activity_ms_(host.NowMs()),
-      online_(host.NowMs(),
-              {.ttl_ms = host.settings().online_ttl_ms,
-               .sample_size = host.settings().online_sample_size,
-               .bucket_ms = presence::OnlineTable::BucketMsFor(host.settings().online_ttl_ms)}),
+      online_(std::make_unique<RoomOnline>(host)),
       audience_(host.settings().unique_exact_threshold, WallNowMs()),
-      published_(online_.Snapshot(WallNowMs())),
+      published_(online_->Snapshot(WallNowMs())),
       dedup_(std::make_unique<DedupKeys>()),
       edges_(std::make_unique<EdgeSubscriptions>()) {}
 
@@ -163,10 +161,10 @@ void Room::Handle(Caller caller, Request request) {
 }
 
 uint64_t Room::Seen(const std::string& user, int64_t now_ms, int64_t wall_ms) {
-  const uint64_t version = online_.version();
-  const uint64_t hash = online_.Touch(user, now_ms);
+  const uint64_t version = online_->version();
+  const uint64_t hash = online_->Touch(user, now_ms);
   audience_.Seen(hash, wall_ms);
-  if (online_.version() != version) OnlineChanged();
+  if (online_->version() != version) OnlineChanged();
   return hash;
 }
 
@@ -183,20 +181,19 @@ void Room::DoJoin(const Caller& caller, const JoinArgs& args) {
 }
 
 void Room::DoLeave(const Caller& caller) {
-  if (online_.Leave(caller.user)) OnlineChanged();
+  if (online_->Leave(UserHash(caller.user))) OnlineChanged();
   Reply(caller, MakeEmptyWire(204));
 }
 
 bool Room::Sweep(int64_t now_ms, int64_t idle_unload_ms) {
   AssertOnHomeLoop();
-  online_.set_ttl_ms(host_.settings().online_ttl_ms);
-  const size_t expired = online_.Expire(now_ms);
+  const size_t expired = online_->Upkeep(now_ms);
   if (expired > 0) host_.CountExpired(expired);
   // Published at most once per aggregation period (half an upkeep tick of slack: the timer
   // runs a little late or early).
   const RoomSettings& s = host_.settings();
   const bool due = now_ms - published_ms_ + UpkeepPeriodMs(s) / 2 >= s.aggregation_period_ms;
-  if (online_.version() != published_version_ && due) {
+  if (online_->version() != published_version_ && due) {
     Publish(now_ms);
   } else {
     audience_.Online(published_->count, WallNowMs());  // a new day's peak starts at once
@@ -207,7 +204,7 @@ bool Room::Sweep(int64_t now_ms, int64_t idle_unload_ms) {
     return false;
   }
   if (!exists_) return true;  // a room that was asked for and does not exist
-  return online_.empty() && now_ms - last_activity_ms_ >= idle_unload_ms;
+  return online_->empty() && now_ms - last_activity_ms_ >= idle_unload_ms;
 }
 
 }  // namespace chatroomd::room

@@ -4,6 +4,7 @@
 #include "chatroomd/room/room_host.h"
 #include "room/answers.h"
 #include "room/edge_subscriptions.h"
+#include "room/room_online.h"
 
 namespace chatroomd::room {
 
@@ -41,7 +42,7 @@ void Room::OnEdgeReport(EdgeReport report) {
   const int64_t wall = report.polled.empty() ? 0 : WallNowMs();
   for (const auto& user : report.polled) Seen(user, now, wall);
   // Keeps a user online while the edge holds their poll; a user who left stays gone.
-  for (const auto& user : report.still_held) online_.Refresh(user, now);
+  for (const auto& user : report.still_held) online_->Refresh(UserHash(user), now);
   edges_->OnReport(report);
   RefreshEdges();  // fullness, as the edges' held counts moved
 }

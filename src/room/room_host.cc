@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "chatroomd/room/room.h"
+#include "room/online_part.h"
 
 namespace chatroomd::room {
 
@@ -122,7 +123,10 @@ void RoomHost::Sweep(int64_t now_ms) {
   AssertOnLoop();
   const auto start = std::chrono::steady_clock::now();
   int64_t idle = settings_->idle_unload_ms;
+  // The parts first: the rooms' ticks below read what they expired.
+  SweepParts(now_ms);
   int64_t estimated = 0;
+  int64_t spread = 0;
   for (auto it = rooms_.begin(); it != rooms_.end();) {
     Room& room = *it->second;
     if (room.Sweep(now_ms, idle)) {
@@ -130,10 +134,12 @@ void RoomHost::Sweep(int64_t now_ms) {
       it = rooms_.erase(it);
     } else {
       estimated += room.unique_estimated() ? 1 : 0;
+      spread += room.online_spread() ? 1 : 0;
       ++it;
     }
   }
   presence_.rooms_estimated.store(estimated, std::memory_order_relaxed);
+  presence_.rooms_spread.store(spread, std::memory_order_relaxed);
   if (now_ms - last_flush_ms_ >= settings_->counters_flush_ms) {
     FlushCounters();
   } else if (!unloaded_counters_.empty()) {
@@ -147,6 +153,26 @@ void RoomHost::Sweep(int64_t now_ms) {
   presence_.aggregation_ns.fetch_add(
       std::chrono::duration_cast<std::chrono::nanoseconds>(spent).count(),
       std::memory_order_relaxed);
+}
+
+void RoomHost::AdoptPart(std::shared_ptr<OnlinePart> part) {
+  AssertOnLoop();
+  parts_.push_back(std::move(part));
+}
+
+void RoomHost::DropPart(const OnlinePart* part) {
+  AssertOnLoop();
+  std::erase_if(parts_, [part](const auto& p) { return p.get() == part; });
+}
+
+void RoomHost::SweepParts(int64_t now_ms) {
+  size_t expired = 0;
+  for (const auto& part : parts_) {
+    std::lock_guard lock(part->mu);
+    part->table.set_ttl_ms(settings_->online_ttl_ms);
+    expired += part->table.Expire(now_ms);
+  }
+  if (expired > 0) CountExpired(expired);
 }
 
 void RoomHost::FlushCounters() {

@@ -9,6 +9,7 @@
 #include "room/answers.h"
 #include "room/edge_subscriptions.h"
 #include "room/room_errors.h"
+#include "room/room_online.h"
 
 namespace chatroomd::room {
 
@@ -91,7 +92,7 @@ void Room::Hold(Caller caller, Cursor cursor, uint32_t limit, uint32_t timeout_m
   h.format = caller.format;
   h.fire = &Room::OnHeldTimeout;
   h.keepalive = std::move(caller.client);
-  online_.Hold(user_hash);
+  online_->Hold(user_hash);
   held_.push_back(h);
   ++held_count_;  // the process-wide slot was taken by DoPoll
   host_.metrics().held_polls.fetch_add(1, std::memory_order_relaxed);
@@ -105,7 +106,7 @@ void Room::Unhold(HeldPoll& h) {
   ReleaseHeldSlot(host_.shared());
   host_.metrics().held_polls.fetch_sub(1, std::memory_order_relaxed);
   h.room = nullptr;
-  online_.Release(h.user_hash, NowMs());
+  online_->Release(h.user_hash, NowMs());
 }
 
 WirePtr Room::TimeoutResponse(const HeldPoll& h) const {

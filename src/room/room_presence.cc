@@ -12,6 +12,7 @@
 #include "proto/chatroomd/api.pb.h"
 #include "room/answers.h"
 #include "room/room_errors.h"
+#include "room/room_online.h"
 
 namespace chatroomd::room {
 
@@ -36,6 +37,10 @@ void Room::OnCountersLoaded(Result<std::vector<std::optional<std::string>>> valu
   LoadStepDone(true);
 }
 
+int64_t Room::online_now() const { return online_->count(); }
+
+bool Room::online_spread() const { return online_->spread(); }
+
 void Room::OnlineChanged() {
   const int64_t now = NowMs();
   if (now - published_ms_ >= host_.settings().aggregation_period_ms) Publish(now);
@@ -44,8 +49,8 @@ void Room::OnlineChanged() {
 void Room::Publish(int64_t now_ms) {
   const int64_t before = published_->count;
   const int64_t wall = WallNowMs();
-  published_ = online_.Snapshot(wall);
-  published_version_ = online_.version();
+  published_ = online_->Snapshot(wall);
+  published_version_ = online_->version();
   published_ms_ = now_ms;
   audience_.Online(published_->count, wall);
   host_.AddOnline(published_->count - before);

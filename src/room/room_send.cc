@@ -10,6 +10,7 @@
 #include "room/answers.h"
 #include "room/dedup_keys.h"
 #include "room/room_errors.h"
+#include "room/room_online.h"
 
 namespace chatroomd::room {
 
@@ -40,9 +41,24 @@ void Room::PruneSendBuckets(int64_t now_ms) {
 }
 
 void Room::DoSend(Caller caller, SendArgs args) {
+  if (caller.admin) return SendFrom(std::move(caller), std::move(args), true);
+  const uint64_t hash = UserHash(caller.user);
+  if (std::optional<bool> online = online_->IsOnline(hash)) {
+    return SendFrom(std::move(caller), std::move(args), *online);
+  }
+  // A spread room whose part has not seen the sender: their join may still be on its way
+  // there. The part answers after every change sent before the question.
+  ++pending_io_;
+  online_->AskOnline(hash, [this, caller = std::move(caller), args = std::move(args)](bool online) {
+    --pending_io_;
+    SendFrom(caller, args, online);
+  });
+}
+
+void Room::SendFrom(Caller caller, SendArgs args, bool online) {
   const RoomSettings& settings = host_.settings();
   if (!caller.admin) {
-    if (!online_.IsOnline(caller.user)) {
+    if (!online) {
       return ReplyError(caller, MakeError(ErrorCode::kNotJoined, "join the room first"));
     }
     if (args.priority) {

@@ -41,6 +41,7 @@ room::RoomSettings SettingsFromConfig(const config::Config& c) {
   s.unique_exact_threshold = p.unique_exact_threshold();
   s.counters_flush_ms = p.counters_flush_ms();
   s.online_sample_size = p.online_sample_size();
+  s.spread_threshold = p.spread_threshold();
   return s;
 }
 
@@ -101,6 +102,9 @@ RoomService::RoomService(const config::LoadedConfig& config, store::Store& store
       sect.hosts.back()->set_sect(s.name(), s.vip());
       sect.loops.push_back(std::move(loop));
     }
+    std::vector<room::RoomHost*> peers;
+    for (auto& host : sect.hosts) peers.push_back(host.get());
+    for (auto& host : sect.hosts) host->set_peers(peers);
     impl_->sects.push_back(std::move(sect));
   }
 }
@@ -253,14 +257,15 @@ void RoomService::Visitors(const std::string& room_id, room::Caller caller,
 
 std::string RoomService::RenderMetrics() const {
   // Per sect: the sum of its hosts (each written on its own loop).
-  std::string online, expired, ticks, tick_seconds, estimated, writes;
+  std::string online, expired, ticks, tick_seconds, estimated, writes, spread;
   for (const auto& sect : impl_->sects) {
-    int64_t o = 0, e = 0;
+    int64_t o = 0, e = 0, s = 0;
     uint64_t x = 0, t = 0, ns = 0, w = 0;
     for (const auto& host : sect.hosts) {
       const room::PresenceStats& p = host->presence_stats();
       o += p.online.load(std::memory_order_relaxed);
       e += p.rooms_estimated.load(std::memory_order_relaxed);
+      s += p.rooms_spread.load(std::memory_order_relaxed);
       x += p.expired.load(std::memory_order_relaxed);
       t += p.aggregations.load(std::memory_order_relaxed);
       ns += p.aggregation_ns.load(std::memory_order_relaxed);
@@ -274,6 +279,7 @@ std::string RoomService::RenderMetrics() const {
                     std::to_string(static_cast<double>(ns) / 1e9) + "\n";
     estimated += "chatroomd_presence_rooms_estimated" + label + std::to_string(e) + "\n";
     writes += "chatroomd_presence_counter_writes_total" + label + std::to_string(w) + "\n";
+    spread += "chatroomd_presence_rooms_spread" + label + std::to_string(s) + "\n";
   }
   std::string out;
   auto family = [&out](std::string_view name, std::string_view type, std::string_view help,
@@ -295,6 +301,9 @@ std::string RoomService::RenderMetrics() const {
          "Rooms whose unique viewers today are past the exact threshold (HyperLogLog).", estimated);
   family("chatroomd_presence_counter_writes_total", "counter",
          "Audience counter records written to the store.", writes);
+  family("chatroomd_presence_rooms_spread", "gauge",
+         "Rooms whose online table is spread over the sect's threads (presence.spread_threshold).",
+         spread);
   return out;
 }
 

@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "chatroomd/common/ids.h"
 #include "chatroomd/presence/online_shards.h"
 
 namespace chatroomd::presence {
@@ -53,17 +54,26 @@ class OnlineTable {
   OnlineTable& operator=(const OnlineTable&) = delete;
 
   // A join or a poll: `user` is online from now (again, after a leave). Returns its hash.
-  uint64_t Touch(std::string_view user, int64_t now_ms);
-  bool IsOnline(std::string_view user);
+  uint64_t Touch(std::string_view user, int64_t now_ms) {
+    const uint64_t hash = UserHash(user);
+    Touch(hash, user, now_ms);
+    return hash;
+  }
+  // The same with the user's hash already known (`user` is kept only if it joins the sample).
+  void Touch(uint64_t user_hash, std::string_view user, int64_t now_ms);
+  bool IsOnline(std::string_view user) { return IsOnline(UserHash(user)); }
+  bool IsOnline(uint64_t user_hash);
   // Keeps an online user online (an edge still holds their poll); a user who is not online
   // stays offline.
-  void Refresh(std::string_view user, int64_t now_ms);
+  void Refresh(std::string_view user, int64_t now_ms) { Refresh(UserHash(user), now_ms); }
+  void Refresh(uint64_t user_hash, int64_t now_ms);
   // A poll of the user with this hash (Touch's result) is held / ended. A user with a held
   // poll does not expire.
   void Hold(uint64_t user_hash);
   void Release(uint64_t user_hash, int64_t now_ms);
   // `user` leaves: uncounted at once. False when they were not online.
-  bool Leave(std::string_view user);
+  bool Leave(std::string_view user) { return Leave(UserHash(user)); }
+  bool Leave(uint64_t user_hash);
   // Drops the users whose TTL has run out by `now_ms`; returns how many.
   size_t Expire(int64_t now_ms);
   // Live change (reload): every user's deadline is their last sighting plus the new TTL.
@@ -79,6 +89,21 @@ class OnlineTable {
   // Heap bytes held: slots, expiry ring, sample.
   size_t memory_bytes() const;
   size_t shard_count() const { return shards_.shard_count(); }
+  // The ids kept for /online (at most the sample size).
+  const std::vector<std::string>& sample() const { return *sample_users_; }
+  const Options& options() const { return options_; }
+  // The clock reading the table counts its times from (tables that exchange users share it).
+  int64_t epoch_ms() const { return epoch_ms_; }
+
+  // Which of `parts` shares of a split table a user belongs to: by hash bits that neither the
+  // shards' directory (the top 16) nor a slot's home (bits 2 to 17) uses, so that every part
+  // still spreads its users evenly over its own shards.
+  static size_t PartOf(uint64_t user_hash, size_t parts) {
+    return static_cast<size_t>((((user_hash >> 24) & 0xFFFFFFFFu) * parts) >> 32);
+  }
+  // Moves every user (online, left with a poll held, sampled) into the part PartOf chooses;
+  // this table is left empty. The parts share this table's epoch and options.
+  void MoveInto(const std::vector<OnlineTable*>& parts);
 
  private:
   int64_t Elapsed(int64_t now_ms) const { return now_ms > epoch_ms_ ? now_ms - epoch_ms_ : 0; }

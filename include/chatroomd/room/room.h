@@ -32,6 +32,7 @@ class RoomHost;
 class DedupKeys;          // room/dedup_keys.h
 class EdgeSubscriptions;  // room/edge_subscriptions.h
 class AnswerCache;        // room/answers.h
+class RoomOnline;         // room/room_online.h
 
 class Room {
  public:
@@ -72,8 +73,10 @@ class Room {
 
   // The published online count (what answers carry).
   int64_t online() const { return published_->count; }
-  // Counted right now (tests).
-  int64_t online_now() const { return online_.count(); }
+  // Counted right now (tests; a spread room: as of its last tick).
+  int64_t online_now() const;
+  // The online table is spread over the sect's loops (room_online.h).
+  bool online_spread() const;
   bool unique_estimated() const { return audience_.day_estimated(); }
   size_t held_count() const { return held_count_; }
   // Polls held for this room by edges, as last reported.
@@ -107,6 +110,8 @@ class Room {
 
   // room_send.cc
   void DoSend(Caller caller, SendArgs args);
+  // The rest of a send, once it is known whether the sender is online.
+  void SendFrom(Caller caller, SendArgs args, bool online);
   void OnDedupLookup(const std::string& key, Result<std::optional<uint64_t>> found);
   void Accept(Caller caller, SendArgs args, std::optional<std::string> dedup_key);
   void OnDurable(Caller caller, MessagePtr message, std::optional<std::string> dedup_key,
@@ -164,7 +169,7 @@ class Room {
 
   HeldList held_;
   size_t held_count_ = 0;
-  presence::OnlineTable online_;
+  std::unique_ptr<RoomOnline> online_;
   presence::RoomAudience audience_;
   bool audience_restored_ = true;  // false: the stored counters could not be read
   std::shared_ptr<const presence::OnlineSnapshot> published_;

@@ -22,6 +22,7 @@
 namespace chatroomd::room {
 
 class Room;
+struct OnlinePart;  // room/online_part.h
 
 // Room bounds and behaviour (from config; rooms read them on their loop).
 struct RoomSettings {
@@ -48,6 +49,8 @@ struct RoomSettings {
   uint32_t unique_exact_threshold = 10000;
   uint32_t counters_flush_ms = 10000;
   uint32_t online_sample_size = 1000;
+  // Online users past which a room's table is spread over its sect's loops (0: never).
+  uint32_t spread_threshold = 100000;
 };
 
 // State shared by every host and edge of the process (atomics only).
@@ -78,6 +81,8 @@ struct PresenceStats {
   std::atomic<int64_t> rooms_estimated{0};  // rooms whose unique-viewer day counter is past
                                             // the exact threshold
   std::atomic<uint64_t> counter_writes{0};  // audience counter records written
+  std::atomic<int64_t> rooms_spread{0};     // rooms whose online table is spread over the
+                                            // sect's loops
 };
 
 class RoomHost;
@@ -146,6 +151,14 @@ class RoomHost {
   }
   const std::string& sect_name() const { return sect_name_; }
   bool vip() const { return vip_; }
+  // Every host of the sect, this one included, in loop order; before Start. A big room
+  // spreads its online table over them (room_online.h).
+  void set_peers(std::vector<RoomHost*> peers) { peers_ = std::move(peers); }
+  const std::vector<RoomHost*>& peers() const { return peers_; }
+  // A spread room's part on this loop: expired at this host's tick until it is dropped.
+  void AdoptPart(std::shared_ptr<OnlinePart> part);
+  void DropPart(const OnlinePart* part);
+  size_t part_count() const { return parts_.size(); }
 
   // Presence bookkeeping from the host's rooms.
   void AddOnline(int64_t delta) { presence_.online.fetch_add(delta, std::memory_order_relaxed); }
@@ -157,6 +170,8 @@ class RoomHost {
 
  private:
   void ArmSweep();
+  // Expires the spread rooms' parts that live here.
+  void SweepParts(int64_t now_ms);
   // One write request for these counter records.
   void SubmitCounters(std::vector<store::CounterRecord> records);
 
@@ -170,6 +185,8 @@ class RoomHost {
   std::unordered_map<std::string, std::unique_ptr<Room>> rooms_;
   std::string sect_name_;
   bool vip_ = false;
+  std::vector<RoomHost*> peers_;
+  std::vector<std::shared_ptr<OnlinePart>> parts_;  // other rooms' (and our own rooms') parts
   PresenceStats presence_;
   int64_t last_flush_ms_ = 0;
   // Counters of rooms unloaded since the last flush.

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <map>
 #include <random>
 #include <string>
@@ -346,6 +347,83 @@ TEST(OnlineTableTest, DestroyedWithSlotsOfEveryKind) {
   t.Hold(t.Touch("c", 0));
   t.Leave("c");
   EXPECT_EQ(t.count(), 2);
+}
+
+TEST(OnlineTableTest, MoveIntoSplitsTheUsersByPartKeepingWhatTheyHold) {
+  // A room's table spread over three loops: every user lands in the part PartOf names, with
+  // their last sighting, held polls and place in the sample; the source is left empty.
+  OnlineTable t = MakeTable(/*sample=*/100);
+  std::vector<std::string> users;
+  for (int i = 0; i < 3000; ++i) users.push_back("user-" + std::to_string(i));
+  for (const auto& u : users) t.Touch(u, 0);
+  t.Hold(UserHash("user-1"));
+  t.Hold(UserHash("user-2"));
+  t.Leave("user-2");  // left while held: uncounted, kept for the poll
+  t.Leave("user-3");
+  t.Touch("user-4", 500);  // seen later: expires later
+
+  std::deque<OnlineTable> parts;
+  for (int i = 0; i < 3; ++i) parts.emplace_back(t.epoch_ms(), t.options());
+  std::vector<OnlineTable*> to{&parts[0], &parts[1], &parts[2]};
+  const uint64_t version = t.version();
+  t.MoveInto(to);
+  EXPECT_TRUE(t.empty());
+  EXPECT_EQ(t.count(), 0);
+  EXPECT_TRUE(t.sample().empty());
+  EXPECT_NE(t.version(), version);
+
+  int64_t total = 0;
+  size_t sampled = 0;
+  for (auto& p : parts) {
+    total += p.count();
+    sampled += p.sample().size();
+    EXPECT_GT(p.count(), 800) << "users spread evenly over the parts";
+    EXPECT_LT(p.count(), 1200);
+    for (const auto& u : p.sample()) {
+      EXPECT_EQ(&p, &parts[OnlineTable::PartOf(UserHash(u), 3)]) << u;
+    }
+  }
+  EXPECT_EQ(total, 2998);
+  EXPECT_EQ(sampled, 98u) << "the sample was full; the two who left were taken out";
+  for (const auto& u : users) {
+    OnlineTable& home = parts[OnlineTable::PartOf(UserHash(u), 3)];
+    const bool gone = u == "user-2" || u == "user-3";
+    EXPECT_EQ(home.IsOnline(u), !gone) << u;
+  }
+  // The deadlines moved with them: everyone but the held and the late one expire at the TTL.
+  for (auto& p : parts) p.Expire(kTtl + kLate);
+  for (auto& p : parts) EXPECT_EQ(p.count(), p.IsOnline("user-1") + p.IsOnline("user-4"));
+  OnlineTable& late = parts[OnlineTable::PartOf(UserHash("user-4"), 3)];
+  late.Expire(500 + kTtl + kLate);
+  EXPECT_FALSE(late.IsOnline("user-4"));
+  // The left user's slot went with its poll, and goes when the poll ends.
+  OnlineTable& left = parts[OnlineTable::PartOf(UserHash("user-2"), 3)];
+  left.Release(UserHash("user-2"), 3000);
+  EXPECT_FALSE(left.IsOnline("user-2"));
+  OnlineTable& held = parts[OnlineTable::PartOf(UserHash("user-1"), 3)];
+  EXPECT_TRUE(held.IsOnline("user-1"));
+  held.Release(UserHash("user-1"), 3000);
+  held.Expire(3000 + kTtl + kLate);
+  int64_t left_over = 0;
+  for (auto& p : parts) left_over += p.count();
+  EXPECT_EQ(left_over, 0);
+}
+
+TEST(OnlineTableTest, PartOfIsEvenAndIndependentOfTheShardBits) {
+  // Users of one part still fill their own shards evenly: the part comes from bits the
+  // directory (top 16) and a slot's home (bits 2..17) do not use.
+  std::vector<int> per_part(4);
+  std::vector<int> top_bit_in_part0(2);
+  for (int i = 0; i < 40000; ++i) {
+    const uint64_t h = UserHash("u" + std::to_string(i));
+    const size_t part = OnlineTable::PartOf(h, 4);
+    ASSERT_LT(part, 4u);
+    ++per_part[part];
+    if (part == 0) ++top_bit_in_part0[h >> 63];
+  }
+  for (int n : per_part) EXPECT_NEAR(n, 10000, 600);
+  EXPECT_NEAR(top_bit_in_part0[0], top_bit_in_part0[1], 600);
+  EXPECT_EQ(OnlineTable::PartOf(~0ull, 1), 0u);
 }
 
 }  // namespace
