@@ -32,12 +32,6 @@
 namespace chatroomd::bench {
 namespace {
 
-int64_t ThreadCpuNs() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 // What one timed wake waits for: `remaining` answers; the last one records when it ran.
 struct Round {
   std::atomic<int64_t> remaining{0};
@@ -69,18 +63,6 @@ class CountingClient : public room::Client {
   std::string user_;
   uint64_t serial_ = 0;
   Round* round_ = nullptr;
-};
-
-// A client whose answers go to a callback (the sender, the room creator).
-class CallbackClient : public room::Client {
- public:
-  CallbackClient(Loop& loop, std::function<void(WirePtr)> on) : loop_(loop), on_(std::move(on)) {}
-  Loop& loop() override { return loop_; }
-  void Deliver(uint64_t, WirePtr response) override { on_(std::move(response)); }
-
- private:
-  Loop& loop_;
-  std::function<void(WirePtr)> on_;
 };
 
 // A room host on its own loop, a front loop for the clients, a real store in a temp dir.

@@ -2,12 +2,16 @@
 // messages, built outside the timed loops.
 #pragma once
 
+#include <time.h>
+
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "chatroomd/room/client.h"
 #include "chatroomd/room/message.h"
 #include "chatroomd/store/store.h"
 
@@ -53,5 +57,24 @@ inline std::vector<const room::EncodedMessage*> Raw(const std::vector<room::Mess
   for (const auto& m : v) out.push_back(m.get());
   return out;
 }
+
+// CPU time of the calling thread (run it on a loop to read that loop's).
+inline int64_t ThreadCpuNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// A client whose answers go to a callback (a sender, a room's creator).
+class CallbackClient : public room::Client {
+ public:
+  CallbackClient(Loop& loop, std::function<void(WirePtr)> on) : loop_(loop), on_(std::move(on)) {}
+  Loop& loop() override { return loop_; }
+  void Deliver(uint64_t, WirePtr response) override { on_(std::move(response)); }
+
+ private:
+  Loop& loop_;
+  std::function<void(WirePtr)> on_;
+};
 
 }  // namespace chatroomd::bench

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "chatroomd/presence/online_table.h"
+#include "fixtures.h"
 
 namespace chatroomd::bench {
 namespace {
@@ -55,12 +56,6 @@ std::vector<std::string> ShuffledIds(size_t first, size_t n, uint64_t seed) {
 int64_t Fill(OnlineTable& table, size_t n) {
   for (size_t i = 0; i < n; ++i) table.Touch(Id(i), static_cast<int64_t>(i) * kPollMs / n);
   return kPollMs;
-}
-
-int64_t ThreadCpuNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
 // Bytes the allocator has handed out (in use, chunk headers included).

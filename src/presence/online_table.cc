@@ -61,7 +61,10 @@ std::vector<std::string>& OnlineTable::WritableSample() {
 }
 
 void OnlineTable::Sample(OnlineSlot& slot, std::string_view user) {
-  if (slot.has(OnlineSlot::kSampled) || sample_users_->size() >= options_.sample_size) return;
+  if (slot.has(OnlineSlot::kSampled) || sample_users_->size() >= options_.sample_size ||
+      user.empty()) {
+    return;
+  }
   slot.set(OnlineSlot::kSampled, true);
   WritableSample().emplace_back(user);
 }

@@ -31,8 +31,8 @@ RoomOnline::~RoomOnline() {
 void RoomOnline::Outbox::Flush(size_t i) {
   if (pending[i].empty()) return;
   Loop::Send(homes[i]->loop(),
-             [part = parts[i], ops = std::move(pending[i])]() mutable { part->Apply(ops); });
-  pending[i].clear();
+             [part = parts[i], batch = std::move(pending[i])] { part->Apply(batch); });
+  pending[i] = {};
 }
 
 void RoomOnline::Outbox::FlushAll() {
@@ -40,9 +40,11 @@ void RoomOnline::Outbox::FlushAll() {
   for (size_t i = 0; i < parts.size(); ++i) Flush(i);
 }
 
-void RoomOnline::Send(OnlineOp op) {
+void RoomOnline::Send(OnlineOp op, const std::string* id) {
   Outbox& box = *outbox_;
-  box.pending[PartOf(op.user_hash)].push_back(std::move(op));
+  OnlineBatch& batch = box.pending[PartOf(op.user_hash)];
+  batch.ops.push_back(op);
+  if (id) batch.ids.push_back(*id);
   if (box.flush_posted) return;
   box.flush_posted = true;
   // At the end of this loop turn: one batch per part for everything the turn saw.
@@ -53,30 +55,32 @@ uint64_t RoomOnline::Touch(const std::string& user, int64_t now_ms) {
   const uint64_t hash = UserHash(user);
   if (!spread()) {
     table_.Touch(hash, user, now_ms);
+  } else if (outbox_->sample_full[PartOf(hash)]) {
+    Send({hash, now_ms, OnlineOp::Kind::kTouch});
   } else {
-    Send({OnlineOp::Kind::kTouch, hash, now_ms, user});
+    Send({hash, now_ms, OnlineOp::Kind::kTouchWithId}, &user);
   }
   return hash;
 }
 
 void RoomOnline::Refresh(uint64_t user_hash, int64_t now_ms) {
   if (!spread()) return table_.Refresh(user_hash, now_ms);
-  Send({OnlineOp::Kind::kRefresh, user_hash, now_ms, {}});
+  Send({user_hash, now_ms, OnlineOp::Kind::kRefresh});
 }
 
 void RoomOnline::Hold(uint64_t user_hash) {
   if (!spread()) return table_.Hold(user_hash);
-  Send({OnlineOp::Kind::kHold, user_hash, 0, {}});
+  Send({user_hash, 0, OnlineOp::Kind::kHold});
 }
 
 void RoomOnline::Release(uint64_t user_hash, int64_t now_ms) {
   if (!spread()) return table_.Release(user_hash, now_ms);
-  Send({OnlineOp::Kind::kRelease, user_hash, now_ms, {}});
+  Send({user_hash, now_ms, OnlineOp::Kind::kRelease});
 }
 
 bool RoomOnline::Leave(uint64_t user_hash) {
   if (!spread()) return table_.Leave(user_hash);
-  Send({OnlineOp::Kind::kLeave, user_hash, 0, {}});
+  Send({user_hash, 0, OnlineOp::Kind::kLeave});
   return false;
 }
 
@@ -119,11 +123,13 @@ void RoomOnline::Spread() {
   Outbox& box = *outbox_;
   std::vector<OnlineTable*> tables;
   for (RoomHost* home : host_.peers()) {
+    if (home == &host_) continue;  // the room's loop keeps the room's own work
     box.parts.push_back(std::make_shared<OnlinePart>(table_.epoch_ms(), table_.options()));
     box.homes.push_back(home);
     tables.push_back(&box.parts.back()->table);
   }
   box.pending.resize(box.parts.size());
+  box.sample_full.assign(box.parts.size(), false);
   version_ = table_.version() + 1;
   table_.MoveInto(tables);
   // Not shared yet: read without the locks.
@@ -144,11 +150,13 @@ void RoomOnline::Collect() {
   int64_t count = 0;
   uint64_t versions = 0;
   bool empty = true;
-  for (const auto& part : outbox_->parts) {
-    std::lock_guard lock(part->mu);
-    count += part->table.count();
-    versions += part->table.version();
-    empty = empty && part->table.empty();
+  for (size_t i = 0; i < outbox_->parts.size(); ++i) {
+    OnlinePart& part = *outbox_->parts[i];
+    std::lock_guard lock(part.mu);
+    count += part.table.count();
+    versions += part.table.version();
+    empty = empty && part.table.empty();
+    outbox_->sample_full[i] = part.table.sample().size() >= table_.options().sample_size;
   }
   for (const auto& ops : outbox_->pending) empty = empty && ops.empty();
   if (versions != parts_version_) ++version_;

@@ -1,9 +1,11 @@
 // Who is online in one room. While the room is small: its own OnlineTable, on its own loop.
 // Past presence.spread_threshold online users, in a sect of several loops, the table is spread
-// over the sect's loops: one OnlinePart per loop, each user in the part its hash chooses
+// over the sect's other loops: one OnlinePart per loop, each user in the part its hash chooses
 // (OnlineTable::PartOf). Spread, the room's loop only hashes a heartbeat and adds it to its
 // part's batch (sent once per loop turn, in order); the parts' loops probe their tables and
 // expire them; the room reads their counts and samples at its tick and publishes their sum.
+// The room's own loop holds no part: it already does the room's share (the requests, the
+// reports, the unique-viewer counters), and measured that way the loops are evenly loaded.
 // A room stays spread until it is unloaded (which needs every part empty).
 //
 // Owned by its room; every method runs on the room's loop.
@@ -66,13 +68,17 @@ class RoomOnline {
   struct Outbox {
     std::vector<std::shared_ptr<OnlinePart>> parts;
     std::vector<RoomHost*> homes;  // parts[i] lives on homes[i]'s loop
-    std::vector<std::vector<OnlineOp>> pending;
+    std::vector<OnlineBatch> pending;
+    // Whether each part's sample was full at the last Upkeep: heartbeats for a full one go
+    // without the id (no copy of it to carry to the other loop).
+    std::vector<bool> sample_full;
     bool flush_posted = false;
     void Flush(size_t part);
     void FlushAll();
   };
 
-  void Send(OnlineOp op);
+  // `id`: kTouchWithId's.
+  void Send(OnlineOp op, const std::string* id = nullptr);
   size_t PartOf(uint64_t user_hash) const {
     return presence::OnlineTable::PartOf(user_hash, outbox_->parts.size());
   }

@@ -59,7 +59,8 @@ class OnlineTable {
     Touch(hash, user, now_ms);
     return hash;
   }
-  // The same with the user's hash already known (`user` is kept only if it joins the sample).
+  // The same with the user's hash already known (`user` is kept only if it joins the sample;
+  // an empty `user` never does).
   void Touch(uint64_t user_hash, std::string_view user, int64_t now_ms);
   bool IsOnline(std::string_view user) { return IsOnline(UserHash(user)); }
   bool IsOnline(uint64_t user_hash);
