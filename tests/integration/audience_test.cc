@@ -287,6 +287,60 @@ TEST_F(ShortTtlTest, SilentUsersGoSoonAfterAShortTtl) {
   EXPECT_LT(Clock::now() - joined, 3200ms);
 }
 
+// A sect of three threads and a spread threshold of five users: a room that passes it spreads
+// its online table over the sect's other threads, and answers as before.
+class SpreadRoomTest : public SharedDaemonTest<SpreadRoomTest> {
+ public:
+  static DaemonOptions Options() {
+    return {.config =
+                "rooms { online_ttl_ms: 1500 } "
+                "presence { aggregation_period_ms: 100 spread_threshold: 5 }",
+            .sects =
+                "sects { name: \"main\" threads: 3 ranges { start: 0 end: "
+                "0xFFFFFFFFFFFFFFFF } }"};
+  }
+};
+
+TEST_F(SpreadRoomTest, ABigRoomSpreadsAndCountsJoinsLeavesHeldPollsAndExpiry) {
+  const std::string room = UniqueRoom();
+  const std::string small = UniqueRoom();
+  User reader(port(), "reader");
+  ASSERT_TRUE(User(port(), "lone").Join(small).ok);
+  std::vector<std::unique_ptr<User>> users;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) {
+    ids.push_back("s" + std::to_string(100 + i));
+    users.push_back(std::make_unique<User>(port(), ids.back()));
+    ASSERT_TRUE(users.back()->Join(room).ok);
+  }
+  std::sort(ids.begin(), ids.end());
+  ASSERT_TRUE(CountBecomes(reader, room, 20));
+  EXPECT_TRUE(
+      WaitUntil([&] { return ScrapeMetric(port(), "chatroomd_presence_rooms_spread") == 1.0; }, 3s))
+      << "the big room is spread, the small one is not";
+  EXPECT_EQ(Users(reader.RoomGet(room, "online", "limit=1000").Json()), ids);
+  EXPECT_EQ(reader.OnlineCount(small), 1);
+
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(users[i]->Leave(room).status, 204);
+  EXPECT_TRUE(CountBecomes(reader, room, 15)) << "a leave reaches the user's part";
+  ASSERT_TRUE(users[5]->Join(room).ok);  // a second device: still once
+  EXPECT_EQ(reader.OnlineCount(room), 15);
+  const auto stats = reader.RoomGet(room, "stats").Json();
+  EXPECT_EQ(Field(stats, "uv_day"), "20");
+  EXPECT_EQ(Field(stats, "peak_online"), "20");
+
+  // One user waits in a held poll past the TTL; everyone else goes silent and expires.
+  const std::string cursor = users[19]->Join(room).cursor;
+  auto held = std::async(std::launch::async, [&] {
+    return users[19]->Poll(room, {.cursor = cursor, .timeout_ms = 4000});
+  });
+  EXPECT_TRUE(CountBecomes(reader, room, 1, 5s)) << "silent users expire on their parts' loops";
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(reader.OnlineCount(room), 1) << "the held poll keeps its user online";
+  EXPECT_TRUE(held.get().ok);
+  EXPECT_TRUE(CountBecomes(reader, room, 0, 5s));
+}
+
 TEST(AudienceRestartTest, CountsSurviveARestart) {
   Daemon d({.config = "presence { aggregation_period_ms: 100 }"});
   ASSERT_TRUE(d.Start());
