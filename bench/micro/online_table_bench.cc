@@ -125,6 +125,28 @@ void BM_OnlineLeaveTouch(benchmark::State& state) {
 }
 BENCHMARK(BM_OnlineLeaveTouch)->Arg(1'000'000);
 
+// A room past presence.spread_threshold moves its users into one part per other loop of its
+// sect (OnlineTable::MoveInto), once, on its own loop. range(0): users online; two parts.
+void BM_OnlineSpread(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto table = std::make_unique<OnlineTable>(0, RoomOptions());
+    Fill(*table, n);
+    auto a = std::make_unique<OnlineTable>(table->epoch_ms(), table->options());
+    auto b = std::make_unique<OnlineTable>(table->epoch_ms(), table->options());
+    state.ResumeTiming();
+    table->MoveInto({a.get(), b.get()});
+    state.PauseTiming();
+    benchmark::DoNotOptimize(a->count() + b->count());
+    table.reset();
+    a.reset();
+    b.reset();
+    state.ResumeTiming();
+  }
+}
+BENCHMARK(BM_OnlineSpread)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
+
 // One room in a steady state, simulated second by second. Each user polls every 25..35 s (a
 // mean of 30 s, so about online/30 heartbeats a second, spread over the second); one poll in
 // 40 is a user's last (a 20-minute visit), and of those half leave (Leave) and half just stop
