@@ -68,47 +68,29 @@ class CountingClient : public room::Client {
 // A room host on its own loop, a front loop for the clients, a real store in a temp dir.
 class FanoutHarness {
  public:
-  FanoutHarness() {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("chatroomd-micro-fanout-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir_);
-    store::StoreOptions so;
-    so.data_dir = dir_.string();
-    so.sync_wal = false;
-    so.reader_threads = 1;
-    auto opened = store::Store::Open(so);
-    if (!opened.ok()) return;
-    store_ = std::move(opened.value());
+  FanoutHarness() : store_("fanout") {
+    if (!store_.store) return;
     room_loop_ = std::make_unique<Loop>("sect-bench-0", 0);
     front_loop_ = std::make_unique<Loop>("http-bench-0", 1);
-    host_ = std::make_unique<room::RoomHost>(
-        *room_loop_, *store_, std::make_shared<room::RoomSettings>(), shared_, registry_.NewSlot());
+    host_ = std::make_unique<room::RoomHost>(*room_loop_, *store_.store,
+                                             std::make_shared<room::RoomSettings>(), shared_,
+                                             registry_.NewSlot());
     sink_ = std::make_shared<CallbackClient>(*front_loop_, [](WirePtr) {});
     room_loop_->Start();
     front_loop_->Start();
   }
 
   ~FanoutHarness() {
-    if (!store_) return;
+    if (!store_.store) return;
     room_loop_->Abort();
     front_loop_->Abort();
     host_.reset();
-    store_->Close();
-    std::filesystem::remove_all(dir_);
   }
 
-  bool ok() const { return store_ != nullptr; }
+  bool ok() const { return store_.store != nullptr; }
   Loop& room_loop() { return *room_loop_; }
   Loop& front_loop() { return *front_loop_; }
   room::RoomHost& host() { return *host_; }
-
-  // Runs `op` on `loop` and waits for its result.
-  template <typename F>
-  static auto On(Loop& loop, F op) -> decltype(op()) {
-    std::promise<decltype(op())> p;
-    loop.Post([&] { p.set_value(op()); });
-    return p.get_future().get();
-  }
 
   // Sends as admin (no membership, no rate limit) and returns at once; the answer is dropped.
   void Send(const std::string& room, std::string body) {
@@ -132,8 +114,7 @@ class FanoutHarness {
   }
 
  private:
-  std::filesystem::path dir_;
-  std::unique_ptr<store::Store> store_;
+  TempStore store_;
   room::SharedRoomState shared_;
   metrics::Registry registry_;
   std::unique_ptr<Loop> room_loop_;
@@ -170,7 +151,7 @@ void BM_FanoutWake(benchmark::State& state) {
     for (auto& c : clients) c->Arm(serial, &round);
     // Hold every poll (not timed, but its CPU time is counted): no cursor means "from the
     // head", so each one waits.
-    size_t held = FanoutHarness::On(h.room_loop(), [&] {
+    size_t held = RunOn(h.room_loop(), [&] {
       const int64_t cpu = ThreadCpuNs();
       room::Room* r = h.host().Get(room);
       for (int64_t i = 0; i < n; ++i) {
@@ -185,15 +166,15 @@ void BM_FanoutWake(benchmark::State& state) {
     });
     if (held != static_cast<size_t>(n)) return state.SkipWithError("polls were not held");
 
-    const int64_t room_cpu = FanoutHarness::On(h.room_loop(), ThreadCpuNs);
-    const int64_t front_cpu = FanoutHarness::On(h.front_loop(), ThreadCpuNs);
+    const int64_t room_cpu = RunOn(h.room_loop(), ThreadCpuNs);
+    const int64_t front_cpu = RunOn(h.front_loop(), ThreadCpuNs);
     auto done = round.done.get_future();
     int64_t start = SteadyNowNs();
     h.Send(room, body);
     int64_t end = done.get();
     // Not timed: let the front loop finish the batch before the clients are armed again.
-    front_cpu_ns += FanoutHarness::On(h.front_loop(), ThreadCpuNs) - front_cpu;
-    room_cpu_ns += FanoutHarness::On(h.room_loop(), ThreadCpuNs) - room_cpu;
+    front_cpu_ns += RunOn(h.front_loop(), ThreadCpuNs) - front_cpu;
+    room_cpu_ns += RunOn(h.room_loop(), ThreadCpuNs) - room_cpu;
     total_ns += end - start;
     state.SetIterationTime(static_cast<double>(end - start) / 1e9);
     if (round.bad.load() != 0) return state.SkipWithError("a waiter got a wrong answer");

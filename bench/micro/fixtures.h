@@ -3,14 +3,19 @@
 #pragma once
 
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
+#include <future>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "chatroomd/common/loop.h"
 #include "chatroomd/room/client.h"
 #include "chatroomd/room/message.h"
 #include "chatroomd/store/store.h"
@@ -63,6 +68,42 @@ inline int64_t ThreadCpuNs() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// A real store in a fresh temp directory (no fsync, one reader thread), closed and removed on
+// destruction. `store` is null when it could not be opened.
+class TempStore {
+ public:
+  explicit TempStore(const std::string& name)
+      : dir_(std::filesystem::temp_directory_path() /
+             ("chatroomd-micro-" + name + "-" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(dir_);
+    store::StoreOptions so;
+    so.data_dir = dir_.string();
+    so.sync_wal = false;
+    so.reader_threads = 1;
+    auto opened = store::Store::Open(so);
+    if (opened.ok()) store = std::move(opened.value());
+  }
+  ~TempStore() {
+    if (store) store->Close();
+    std::filesystem::remove_all(dir_);
+  }
+  TempStore(const TempStore&) = delete;
+  TempStore& operator=(const TempStore&) = delete;
+
+  std::unique_ptr<store::Store> store;
+
+ private:
+  std::filesystem::path dir_;
+};
+
+// Runs `op` on `loop` and waits for its result.
+template <typename F>
+auto RunOn(Loop& loop, F op) -> decltype(op()) {
+  std::promise<decltype(op())> p;
+  loop.Post([&] { p.set_value(op()); });
+  return p.get_future().get();
 }
 
 // A client whose answers go to a callback (a sender, a room's creator).

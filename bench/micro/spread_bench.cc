@@ -36,24 +36,15 @@ constexpr size_t kRoundReports = 100;
 // A sect of `loops` loops and hosts over one store.
 class SectHarness {
  public:
-  SectHarness(size_t loops, uint32_t spread_threshold) {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("chatroomd-micro-spread-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir_);
-    store::StoreOptions so;
-    so.data_dir = dir_.string();
-    so.sync_wal = false;
-    so.reader_threads = 1;
-    auto opened = store::Store::Open(so);
-    if (!opened.ok()) return;
-    store_ = std::move(opened.value());
+  SectHarness(size_t loops, uint32_t spread_threshold) : store_("spread") {
+    if (!store_.store) return;
     auto settings = std::make_shared<room::RoomSettings>();
     settings->spread_threshold = spread_threshold;
     std::vector<room::RoomHost*> peers;
     for (size_t i = 0; i < loops; ++i) {
       loops_.push_back(std::make_unique<Loop>("sect-bench-" + std::to_string(i), i));
-      hosts_.push_back(std::make_unique<room::RoomHost>(*loops_.back(), *store_, settings, shared_,
-                                                        registry_.NewSlot()));
+      hosts_.push_back(std::make_unique<room::RoomHost>(*loops_.back(), *store_.store, settings,
+                                                        shared_, registry_.NewSlot()));
       peers.push_back(hosts_.back().get());
     }
     for (auto& h : hosts_) h->set_peers(peers);
@@ -63,22 +54,13 @@ class SectHarness {
   }
 
   ~SectHarness() {
-    if (!store_) return;
+    if (!store_.store) return;
     for (auto& l : loops_) l->Abort();
     client_loop_->Abort();
     hosts_.clear();
-    store_->Close();
-    std::filesystem::remove_all(dir_);
   }
 
-  bool ok() const { return store_ != nullptr; }
-
-  template <typename F>
-  static auto On(Loop& loop, F op) -> decltype(op()) {
-    std::promise<decltype(op())> p;
-    loop.Post([&] { p.set_value(op()); });
-    return p.get_future().get();
-  }
+  bool ok() const { return store_.store != nullptr; }
 
   int Create(const std::string& room) {
     std::promise<int> p;
@@ -99,8 +81,8 @@ class SectHarness {
   // Every loop has done what was posted to it, and what that sent on (the room's batches
   // leave at the end of its turn, the loop's outbox after that).
   void Settle() {
-    for (int i = 0; i < 2; ++i) On(*loops_[0], [] { return 0; });
-    for (auto& l : loops_) On(*l, [] { return 0; });
+    for (int i = 0; i < 2; ++i) RunOn(*loops_[0], [] { return 0; });
+    for (auto& l : loops_) RunOn(*l, [] { return 0; });
   }
 
   // Every host's upkeep tick, the parts' loops first (a big room spreads at its tick).
@@ -108,7 +90,7 @@ class SectHarness {
     Settle();
     for (size_t i = hosts_.size(); i-- > 0;) {
       room::RoomHost* h = hosts_[i].get();
-      On(h->loop(), [h] {
+      RunOn(h->loop(), [h] {
         h->Sweep(h->NowMs());
         return 0;
       });
@@ -118,19 +100,18 @@ class SectHarness {
 
   std::vector<int64_t> LoopCpu() {
     std::vector<int64_t> out;
-    for (auto& l : loops_) out.push_back(On(*l, ThreadCpuNs));
+    for (auto& l : loops_) out.push_back(RunOn(*l, ThreadCpuNs));
     return out;
   }
 
   template <typename T>
   T AtRoom(const std::string& room, T (*f)(room::Room&)) {
     room::RoomHost* h = hosts_[0].get();
-    return On(h->loop(), [&] { return f(*h->Find(room)); });
+    return RunOn(h->loop(), [&] { return f(*h->Find(room)); });
   }
 
  private:
-  std::filesystem::path dir_;
-  std::unique_ptr<store::Store> store_;
+  TempStore store_;
   room::SharedRoomState shared_;
   metrics::Registry registry_;
   std::vector<std::unique_ptr<Loop>> loops_;

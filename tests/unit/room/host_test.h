@@ -48,10 +48,12 @@ class HostTest : public ::testing::Test {
     loop_->Post([this, room, op = std::move(op)] { op(*host_->Get(room)); });
   }
   // Runs `op` on the host's loop and waits for it.
-  void OnHost(std::function<void(RoomHost&)> op) {
+  void OnHost(std::function<void(RoomHost&)> op) { OnLoopOf(*host_, std::move(op)); }
+  // The same for any host.
+  static void OnLoopOf(RoomHost& host, std::function<void(RoomHost&)> op) {
     std::promise<void> done;
-    loop_->Post([&] {
-      op(*host_);
+    host.loop().Post([&] {
+      op(host);
       done.set_value();
     });
     done.get_future().get();

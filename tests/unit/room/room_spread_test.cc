@@ -52,14 +52,7 @@ class SpreadTest : public fakes::HostTest {
     store_.reset();
   }
 
-  void OnPeer(std::function<void(RoomHost&)> op) {
-    std::promise<void> done;
-    peer_loop_->Post([&] {
-      op(*peer_);
-      done.set_value();
-    });
-    done.get_future().get();
-  }
+  void OnPeer(std::function<void(RoomHost&)> op) { OnLoopOf(*peer_, std::move(op)); }
 
   // Everything the room's loop has sent its parts has been applied.
   void Settle() {
@@ -91,9 +84,9 @@ class SpreadTest : public fakes::HostTest {
     return Read<bool>([](Room& r) { return r.online_spread(); });
   }
   size_t Parts(RoomHost& host) {
-    std::promise<size_t> n;
-    host.loop().Post([&] { n.set_value(host.part_count()); });
-    return n.get_future().get();
+    size_t n = 0;
+    OnLoopOf(host, [&n](RoomHost& h) { n = h.part_count(); });
+    return n;
   }
 
   std::set<std::string> Listed(const std::shared_ptr<FakeClient>& c) {
