@@ -35,6 +35,7 @@ struct OnlineOp {
 struct OnlineBatch {
   std::vector<OnlineOp> ops;
   std::vector<std::string> ids;  // for the kTouchWithId ops, in order
+  uint64_t serial = 0;           // the room's count of batches sent to the part
   bool empty() const { return ops.empty(); }
 };
 
@@ -46,6 +47,7 @@ struct OnlinePart {
   void Apply(const OnlineBatch& batch) {
     size_t id = 0;
     std::lock_guard lock(mu);
+    applied = batch.serial;
     for (const OnlineOp& op : batch.ops) {
       switch (op.kind) {
         case OnlineOp::Kind::kTouch:
@@ -72,6 +74,7 @@ struct OnlinePart {
 
   std::mutex mu;
   presence::OnlineTable table;
+  uint64_t applied = 0;  // the serial of the last batch applied
 };
 
 }  // namespace chatroomd::room

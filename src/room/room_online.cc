@@ -30,6 +30,7 @@ RoomOnline::~RoomOnline() {
 
 void RoomOnline::Outbox::Flush(size_t i) {
   if (pending[i].empty()) return;
+  pending[i].serial = ++sent[i];
   Loop::Send(homes[i]->loop(),
              [part = parts[i], batch = std::move(pending[i])] { part->Apply(batch); });
   pending[i] = {};
@@ -129,6 +130,7 @@ void RoomOnline::Spread() {
     tables.push_back(&box.parts.back()->table);
   }
   box.pending.resize(box.parts.size());
+  box.sent.assign(box.parts.size(), 0);
   box.sample_full.assign(box.parts.size(), false);
   version_ = table_.version() + 1;
   table_.MoveInto(tables);
@@ -155,7 +157,8 @@ void RoomOnline::Collect() {
     std::lock_guard lock(part.mu);
     count += part.table.count();
     versions += part.table.version();
-    empty = empty && part.table.empty();
+    // Empty, and nothing sent to it still on its way.
+    empty = empty && part.table.empty() && part.applied == outbox_->sent[i];
     outbox_->sample_full[i] = part.table.sample().size() >= table_.options().sample_size;
   }
   for (const auto& ops : outbox_->pending) empty = empty && ops.empty();

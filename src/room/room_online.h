@@ -69,6 +69,7 @@ class RoomOnline {
     std::vector<std::shared_ptr<OnlinePart>> parts;
     std::vector<RoomHost*> homes;  // parts[i] lives on homes[i]'s loop
     std::vector<OnlineBatch> pending;
+    std::vector<uint64_t> sent;  // batches sent to each part
     // Whether each part's sample was full at the last Upkeep: heartbeats for a full one go
     // without the id (no copy of it to carry to the other loop).
     std::vector<bool> sample_full;
