@@ -1,6 +1,5 @@
 #include "room/room_online.h"
 
-#include <cassert>
 #include <mutex>
 
 #include "chatroomd/common/ids.h"
@@ -122,6 +121,7 @@ size_t RoomOnline::Upkeep(int64_t now_ms) {
 
 void RoomOnline::Spread() {
   Outbox& box = *outbox_;
+  spread_ = true;
   std::vector<OnlineTable*> tables;
   for (RoomHost* home : host_.peers()) {
     if (home == &host_) continue;  // the room's loop keeps the room's own work

@@ -58,7 +58,7 @@ class RoomOnline {
   int64_t count() const;
   // No entry at all (spread: no part has one, as of the last Upkeep).
   bool empty() const;
-  bool spread() const { return !outbox_->parts.empty(); }
+  bool spread() const { return spread_; }
   // The count and sample now, for publishing.
   std::shared_ptr<const presence::OnlineSnapshot> Snapshot(int64_t wall_ms);
 
@@ -87,6 +87,7 @@ class RoomOnline {
   void Collect();
 
   RoomHost& host_;
+  bool spread_ = false;
   presence::OnlineTable table_;  // alone; empty once spread
   std::shared_ptr<Outbox> outbox_;
   // Spread: the figures the last Upkeep read from the parts.
