@@ -119,6 +119,13 @@ bool ParseListen(std::string_view text, Listener* listener, std::string* why) {
   return true;
 }
 
+// A path named in the main file: relative ones are relative to the main file's directory, so
+// that the daemon can start from anywhere.
+std::string Beside(const std::string& main_path, const std::string& name) {
+  const std::filesystem::path p(name);
+  return p.is_absolute() ? name : (std::filesystem::path(main_path).parent_path() / p).string();
+}
+
 // Trailing whitespace is dropped: secret files are usually written by `echo` or an editor that
 // ends them with a newline, which must not become part of the HMAC key.
 bool ReadSecretFile(const std::string& path, std::string* secret, Problems* problems) {
@@ -150,9 +157,7 @@ Result<std::shared_ptr<const LoadedConfig>> Load(const std::string& main_path,
                   "sects_file must not be empty");
       parsed = false;
     } else {
-      sects_file.path = name.is_absolute()
-                            ? name.string()
-                            : (std::filesystem::path(main_path).parent_path() / name).string();
+      sects_file.path = Beside(main_path, name.string());
       loaded->sects_path = sects_file.path;
       parsed = ParseTextFile(&sects_file, &loaded->sects, &problems);
     }
@@ -175,6 +180,28 @@ Result<std::shared_ptr<const LoadedConfig>> Load(const std::string& main_path,
     if (ReadSecretFile(*overrides.jwt_secret_file, &secret, &problems)) {
       sources.jwt_secret_file = *overrides.jwt_secret_file;
     }
+  } else if (parsed && !loaded->main.auth().jwt_secret_file().empty()) {
+    const std::string path = Beside(main_path, loaded->main.auth().jwt_secret_file());
+    if (ReadSecretFile(path, &secret, &problems)) sources.jwt_secret_file = path;
+  }
+  if (parsed) {
+    for (const std::string& file : loaded->main.auth().jwt_extra_secret_files()) {
+      const std::string path = Beside(main_path, file);
+      std::string extra;
+      if (ReadSecretFile(path, &extra, &problems)) {
+        if (extra.size() < kMinJwtSecretBytes) {
+          problems.Add(path + ": JWT secret is " + std::to_string(extra.size()) +
+                       " bytes, needs at least " + std::to_string(kMinJwtSecretBytes));
+        }
+        loaded->jwt_extra_secrets.push_back(std::move(extra));
+      }
+    }
+    for (const std::string& file : loaded->main.auth().jwt_public_key_files()) {
+      std::string pem;
+      if (ReadFile(Beside(main_path, file), &pem, &problems)) {
+        loaded->jwt_public_keys.push_back(std::move(pem));
+      }
+    }
   }
   if (!parsed || !problems.empty()) return MakeError(ErrorCode::kBadRequest, problems.Joined());
 
@@ -191,9 +218,11 @@ Result<std::shared_ptr<const LoadedConfig>> Load(const std::string& main_path,
   }
   if (overrides.data_dir) main.mutable_store()->set_data_dir(*overrides.data_dir);
   if (!sources.jwt_secret_file.empty()) {
-    main.mutable_auth()->set_enabled(true);
+    // --jwt-secret-file turns auth on; the config's own file only supplies the secret.
+    if (overrides.jwt_secret_file) main.mutable_auth()->set_enabled(true);
     main.mutable_auth()->set_jwt_secret(secret);
   }
+  sources.jwt_public_keys = loaded->jwt_public_keys.size();
 
   Validate(main, main_file.Root(main), loaded->sects, sects_file.Root(loaded->sects), sources,
            &problems);
@@ -218,6 +247,17 @@ Result<std::shared_ptr<const LoadedConfig>> LoadConfig(const std::string& main_p
   }
 }
 
+Result<std::string> ReadJwtSecretFile(const std::string& path) {
+  Problems problems;
+  std::string secret;
+  if (ReadSecretFile(path, &secret, &problems) && secret.size() < kMinJwtSecretBytes) {
+    problems.Add(path + ": JWT secret is " + std::to_string(secret.size()) +
+                 " bytes, needs at least " + std::to_string(kMinJwtSecretBytes));
+  }
+  if (!problems.empty()) return MakeError(ErrorCode::kBadRequest, problems.Joined());
+  return secret;
+}
+
 std::string DescribeConfig(const LoadedConfig& config) {
   const Config& main = config.main;
   std::string out = "config: " + config.main_path + ", sects " + config.sects_path + "\n";
@@ -234,9 +274,16 @@ std::string DescribeConfig(const LoadedConfig& config) {
          std::to_string(http.idle_timeout_ms()) + " ms\n";
 
   // Never the secret itself: this goes to the log.
-  out += main.auth().enabled()
-             ? "auth: JWT (HS256)\n"
-             : "auth: DEV MODE (X-User-Id trusted, every user is an admin; loopback only)\n";
+  if (main.auth().enabled()) {
+    const size_t secrets =
+        (main.auth().jwt_secret().empty() ? 0 : 1) + config.jwt_extra_secrets.size();
+    out += "auth: JWT, " + std::to_string(secrets) + " HS256 secret(s), " +
+           std::to_string(config.jwt_public_keys.size()) + " RS256/ES256 public key(s), leeway " +
+           std::to_string(main.auth().jwt_leeway_s()) + " s, cache " +
+           std::to_string(main.auth().jwt_cache_entries()) + " tokens\n";
+  } else {
+    out += "auth: DEV MODE (X-User-Id trusted, every user is an admin; loopback only)\n";
+  }
 
   const StoreConfig& store = main.store();
   out += "store: data dir " + store.data_dir() + ", sync_wal " + OnOff(store.sync_wal()) +

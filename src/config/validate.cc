@@ -19,7 +19,6 @@ namespace chatroomd::config {
 namespace {
 
 constexpr uint32_t kNoMax = std::numeric_limits<uint32_t>::max();
-constexpr size_t kMinJwtSecretBytes = 16;
 
 std::string Quote(std::string_view s) {
   std::string out = "\"";
@@ -111,9 +110,14 @@ void CheckListeners(const Config& main, const Node& root, const ValueSources& so
 void CheckAuth(const Config& main, const Node& root, const ValueSources& sources,
                Problems* problems) {
   const AuthConfig& auth = main.auth();
+  CheckBounds(auth, root.Child(Config::kAuthFieldNumber), "auth",
+              {{AuthConfig::kJwtLeewaySFieldNumber, 0, 3600},
+               {AuthConfig::kJwtCacheEntriesFieldNumber, 0, 10000000}},
+              problems);
   if (!auth.enabled()) return;  // dev mode is checked against the listeners
   const size_t size = auth.jwt_secret().size();
   if (size >= kMinJwtSecretBytes) return;
+  if (size == 0 && sources.jwt_public_keys > 0) return;  // public keys only: RS256/ES256
   const std::string need = "needs at least " + std::to_string(kMinJwtSecretBytes) + " bytes";
   if (!sources.jwt_secret_file.empty()) {
     problems->Add(sources.jwt_secret_file + ": JWT secret is " + std::to_string(size) + " bytes, " +
@@ -123,8 +127,8 @@ void CheckAuth(const Config& main, const Node& root, const ValueSources& sources
   const Node node = root.Child(Config::kAuthFieldNumber);
   if (size == 0) {
     problems->At(node.file(), node.Loc(AuthConfig::kEnabledFieldNumber),
-                 "auth.enabled is true but auth.jwt_secret is empty (set it, or pass "
-                 "--jwt-secret-file)");
+                 "auth.enabled is true but there is no JWT key (set auth.jwt_secret_file or "
+                 "auth.jwt_public_key_files, or pass --jwt-secret-file)");
   } else {
     problems->At(node.file(), node.Loc(AuthConfig::kJwtSecretFieldNumber),
                  "auth.jwt_secret is " + std::to_string(size) + " bytes, " + need);

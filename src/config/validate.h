@@ -10,9 +10,13 @@ namespace chatroomd::config {
 
 // Which values came from the command line instead of a file, so that a problem with them
 // names the flag (there is no line to point at).
+// The shortest HS256 secret accepted.
+inline constexpr size_t kMinJwtSecretBytes = 16;
+
 struct ValueSources {
   bool listen = false;          // listeners came from --listen (already syntax-checked)
   std::string jwt_secret_file;  // non-empty: auth.jwt_secret was read from this file
+  size_t jwt_public_keys = 0;   // public key files read
 };
 
 // Checks every documented bound and cross-field rule of both files, adding one problem per

@@ -41,6 +41,22 @@ Result<std::shared_ptr<const config::LoadedConfig>> Load(const DaemonOptions& op
   return config::LoadConfig(options.config_path, options.overrides);
 }
 
+// JWT auth with the configured keys, or dev mode.
+Result<std::unique_ptr<http::Authenticator>> MakeAuthenticator(const config::LoadedConfig& c) {
+  const config::AuthConfig& a = c.main.auth();
+  if (!a.enabled()) return http::MakeDevAuthenticator();
+  auth::JwtKeys keys;
+  if (!a.jwt_secret().empty()) keys.hs256_secrets.push_back(a.jwt_secret());
+  for (const std::string& s : c.jwt_extra_secrets) keys.hs256_secrets.push_back(s);
+  keys.public_key_pems = c.jwt_public_keys;
+  auto verifier = auth::JwtVerifier::Create(keys, a.jwt_leeway_s());
+  if (!verifier.ok()) {
+    return MakeError(ErrorCode::kBadRequest,
+                     "auth.jwt_public_key_files: " + verifier.error().message);
+  }
+  return http::MakeJwtAuthenticator(std::move(verifier.value()), a.jwt_cache_entries());
+}
+
 // True once a marker from every sect loop has passed through every front loop, and every
 // front loop has run what was posted to it before (see the shutdown sequence).
 bool WriteBarrier(const std::vector<Loop*>& sects, const std::vector<Loop*>& fronts,
@@ -75,6 +91,10 @@ int CheckConfig(const DaemonOptions& options) {
     std::cerr << config.error().message << std::endl;
     return 1;
   }
+  if (auto auth = MakeAuthenticator(*config.value()); !auth.ok()) {
+    std::cerr << auth.error().message << std::endl;
+    return 1;
+  }
   std::cout << "config ok: " << options.config_path << std::endl;
   return 0;
 }
@@ -98,12 +118,12 @@ int RunDaemon(const DaemonOptions& options) {
   }
   std::shared_ptr<const config::LoadedConfig> config = loaded.value();
   spdlog::set_level(spdlog::level::from_str(config->main.log().level()));
-  if (config->main.auth().enabled()) {
-    std::cerr << "JWT authentication is not available in this build yet; "
-                 "run with auth { enabled: false } on loopback listeners"
-              << std::endl;
+  auto made_auth = MakeAuthenticator(*config);
+  if (!made_auth.ok()) {
+    std::cerr << made_auth.error().message << std::endl;
     return 1;
   }
+  std::unique_ptr<http::Authenticator> auth = std::move(made_auth.value());
 
   rlim_t fds = RaiseFdLimit();
   spdlog::info("chatroomd starting; open-file limit {}", static_cast<uint64_t>(fds));
@@ -126,7 +146,6 @@ int RunDaemon(const DaemonOptions& options) {
 
   metrics::Registry registry;
   std::atomic<bool> ready{false};
-  auto auth = http::MakeDevAuthenticator();
   auto rooms = std::make_unique<sect::RoomService>(*config, *store, registry);
 
   http::ServerDeps deps;

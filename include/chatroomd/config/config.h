@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "chatroomd/common/error.h"
 #include "proto/chatroomd/config.pb.h"
@@ -29,12 +30,20 @@ struct LoadedConfig {
   Sects sects;  // validated: ranges of the non-VIP sects cover the hash space exactly once
   std::string main_path;
   std::string sects_path;
+  // The contents of auth.jwt_extra_secret_files and auth.jwt_public_key_files, in order
+  // (auth.jwt_secret holds the main secret, read from its file if it has one).
+  std::vector<std::string> jwt_extra_secrets;
+  std::vector<std::string> jwt_public_keys;
 };
 
 // Reads, parses, applies overrides, validates. On failure the Error (kBadRequest) message
 // holds one `file:line:col: message` line per problem, newline-separated.
 Result<std::shared_ptr<const LoadedConfig>> LoadConfig(const std::string& main_path,
                                                        const Overrides& overrides);
+
+// The secret in a JWT secret file (trailing whitespace dropped); an error when it cannot be
+// read, is empty or is shorter than 16 bytes.
+Result<std::string> ReadJwtSecretFile(const std::string& path);
 
 // A few lines describing the effective config, for the start-up log.
 std::string DescribeConfig(const LoadedConfig& config);

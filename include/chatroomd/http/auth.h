@@ -1,10 +1,11 @@
-// Who is asking. The seam for authentication: dev mode now, JWT (HS256) later.
+// Who is asking: JWT bearer tokens (auth/jwt.h), or development mode's X-User-Id.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "chatroomd/auth/jwt.h"
 #include "chatroomd/common/error.h"
 
 namespace chatroomd::http {
@@ -31,5 +32,10 @@ class Authenticator {
 // Development mode: the user id from X-User-Id, every user an admin. Only allowed when every
 // listener is on loopback (checked at start-up).
 std::unique_ptr<Authenticator> MakeDevAuthenticator();
+
+// `Authorization: Bearer <JWT>` checked by `verifier`; verified tokens are remembered (up to
+// `cache_entries`) until they expire. Any thread may call it.
+std::unique_ptr<Authenticator> MakeJwtAuthenticator(std::unique_ptr<auth::JwtVerifier> verifier,
+                                                    size_t cache_entries);
 
 }  // namespace chatroomd::http
