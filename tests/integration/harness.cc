@@ -835,7 +835,11 @@ User::User(uint16_t port, std::string id, std::chrono::milliseconds timeout)
     : client_(port, timeout), id_(std::move(id)) {}
 
 Headers User::Auth(Headers extra) const {
-  extra.emplace_back("X-User-Id", id_);
+  if (token_.empty()) {
+    extra.emplace_back("X-User-Id", id_);
+  } else {
+    extra.emplace_back("Authorization", "Bearer " + token_);
+  }
   return extra;
 }
 

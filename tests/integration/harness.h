@@ -291,7 +291,9 @@ class User {
 
   Client& client() { return client_; }
   const std::string& id() const { return id_; }
+  // Dev mode: X-User-Id. With a token set: `Authorization: Bearer <token>` instead.
   Headers Auth(Headers extra = {}) const;
+  void set_token(std::string token) { token_ = std::move(token); }
 
   // Raw calls: any status.
   Response JoinRaw(std::string_view room, std::string_view body = {});
@@ -321,6 +323,7 @@ class User {
  private:
   Client client_;
   std::string id_;
+  std::string token_;
 };
 
 // ---------------------------------------------------------------------------------------------

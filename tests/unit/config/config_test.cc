@@ -355,7 +355,7 @@ TEST_F(ConfigTest, DevAuthNeedsLoopbackListeners) {
 TEST_F(ConfigTest, EnabledAuthNeedsASecret) {
   EXPECT_THAT(Problems(Load("auth {\n  enabled: true\n}\n")),
               ElementsAre(StartsWith("<dir>/chatroomd.textproto:2:3: auth.enabled is true but "
-                                     "auth.jwt_secret is empty")));
+                                     "there is no JWT key")));
   EXPECT_THAT(Problems(Load("auth {\n  enabled: true\n  jwt_secret: \"short\"\n}\n")),
               ElementsAre("<dir>/chatroomd.textproto:3:3: auth.jwt_secret is 5 bytes, needs at "
                           "least 16 bytes"));
@@ -365,6 +365,33 @@ auth { enabled: true jwt_secret: "0123456789abcdef" }
 )");
   ASSERT_TRUE(result.ok()) << result.error().message;
   EXPECT_TRUE((*result)->main.auth().enabled());
+}
+
+TEST_F(ConfigTest, JwtKeyFilesAreReadBesideTheMainFile) {
+  Write("secret", "0123456789abcdef-main\n");
+  Write("old", "0123456789abcdef-old");
+  Write("key.pub", "-----BEGIN PUBLIC KEY-----\n...\n");
+  auto result = Load(R"(
+auth { enabled: true jwt_secret_file: "secret" jwt_extra_secret_files: "old"
+       jwt_public_key_files: "key.pub" jwt_leeway_s: 10 jwt_cache_entries: 0 }
+)");
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  const LoadedConfig& c = **result;
+  EXPECT_EQ(c.main.auth().jwt_secret(), "0123456789abcdef-main") << "trailing newline dropped";
+  EXPECT_EQ(c.jwt_extra_secrets, std::vector<std::string>{"0123456789abcdef-old"});
+  ASSERT_EQ(c.jwt_public_keys.size(), 1u);
+  EXPECT_EQ(c.main.auth().jwt_leeway_s(), 10u);
+  // Public keys alone are enough (RS256/ES256 only).
+  EXPECT_TRUE(Load("auth { enabled: true jwt_public_key_files: \"key.pub\" }").ok());
+
+  Write("short", "tooshort");
+  EXPECT_THAT(Problems(Load("auth { enabled: true jwt_secret_file: \"secret\" "
+                            "jwt_extra_secret_files: \"short\" }")),
+              ElementsAre("<dir>/short: JWT secret is 8 bytes, needs at least 16"));
+  EXPECT_THAT(Problems(Load("auth { enabled: true jwt_public_key_files: \"none.pub\" }")),
+              ElementsAre(StartsWith("<dir>/none.pub: cannot read")));
+  EXPECT_THAT(Problems(Load("auth { jwt_leeway_s: 7200 }")),
+              ElementsAre(HasSubstr("auth.jwt_leeway_s")));
 }
 
 TEST_F(ConfigTest, MissingMainFile) {
