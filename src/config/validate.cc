@@ -149,7 +149,10 @@ void CheckMain(const Config& main, const Node& root, const ValueSources& sources
                {HttpConfig::kIdleTimeoutMsFieldNumber, 1000, 3600000},
                {HttpConfig::kWriteTimeoutMsFieldNumber, 100, 600000},
                {HttpConfig::kMaxConnectionsFieldNumber, 1, 10000000},
-               {HttpConfig::kListenBacklogFieldNumber, 1, 65535}},
+               {HttpConfig::kListenBacklogFieldNumber, 1, 65535},
+               {HttpConfig::kMaxConnectionsPerIpFieldNumber, 0, 10000000},
+               {HttpConfig::kRequestRatePerSFieldNumber, 0, 1000000},
+               {HttpConfig::kRequestBurstFieldNumber, 1, 1000000}},
               problems);
   for (int i = 0; i < main.http().cors_origins_size(); ++i) {
     const std::string& origin = main.http().cors_origins(i);

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "http/address_limit.h"
 #include "http/front_loop.h"
 #include "http/router.h"
 
@@ -25,6 +26,10 @@ using boost::system::error_code;
 Connection::Connection(FrontLoop& front, int fd) : front_(front), fd_(fd) {
   timer_.fire = &Connection::OnTimer;
   timer_.owner = this;
+}
+
+void Connection::set_address_slot(std::unique_ptr<AddressSlot> slot) {
+  address_slot_ = std::move(slot);
 }
 
 Connection::~Connection() {

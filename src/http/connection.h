@@ -31,6 +31,8 @@ struct FrontLimits {
   int64_t write_timeout_ms = 10000;
 };
 
+struct AddressSlot;  // http/address_limit.h
+
 // One client connection. Lives on one front loop, and reaches what the loop's connections share
 // (router, limits, the open-connection count) through it: every byte here is paid per held poll.
 // Reads one request at a time (a pipelined request waits in `in_` until the answer before it is
@@ -59,6 +61,9 @@ class Connection final : public Exchange, public std::enable_shared_from_this<Co
   void ReplyLater(WirePtr response) override;
   void CloseAfterAnswer() override { close_after_write_ = true; }
   room::ClientPtr self() override { return shared_from_this(); }
+  RequestBudget& budget() override { return budget_; }
+  // Held while the connection is open when http.max_connections_per_ip is on.
+  void set_address_slot(std::unique_ptr<AddressSlot> slot);
 
  private:
   enum class State { kReading, kProcessing, kWriting, kClosed };
@@ -103,6 +108,8 @@ class Connection final : public Exchange, public std::enable_shared_from_this<Co
   bool peer_closed_ = false;
   uint64_t serial_ = 0;
   metrics::Endpoint endpoint_ = metrics::Endpoint::kOther;
+  RequestBudget budget_;
+  std::unique_ptr<AddressSlot> address_slot_;
   std::string poll_room_;
 
   std::string in_;  // unparsed bytes of the next request(s)

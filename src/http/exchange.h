@@ -12,6 +12,13 @@
 
 namespace chatroomd::http {
 
+// A connection's allowance of requests (http.request_rate_per_s): a token bucket, 8 bytes, since
+// every connection carries one.
+struct RequestBudget {
+  float tokens = -1;       // < 0: never used (a full bucket)
+  uint32_t refill_ms = 0;  // steady ms, modulo 2^32 (an idle gap of 49 days refills it anyway)
+};
+
 class Exchange : public room::Client {
  public:
   // The request's number on its connection: answers carry it (room::Caller::serial).
@@ -24,6 +31,8 @@ class Exchange : public room::Client {
   virtual void CloseAfterAnswer() = 0;
   // This client, shared (for a room::Caller).
   virtual room::ClientPtr self() = 0;
+  // The connection's request allowance.
+  virtual RequestBudget& budget() = 0;
 };
 
 }  // namespace chatroomd::http

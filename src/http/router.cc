@@ -89,7 +89,10 @@ constexpr RoomEndpoint kRoomEndpoints[] = {
 }  // namespace
 
 Router::Router(ServerDeps deps)
-    : deps_(std::move(deps)), max_message_bytes_(deps_.config->main.rooms().max_message_bytes()) {
+    : deps_(std::move(deps)),
+      max_message_bytes_(deps_.config->main.rooms().max_message_bytes()),
+      request_rate_(static_cast<float>(deps_.config->main.http().request_rate_per_s())),
+      request_burst_(static_cast<float>(deps_.config->main.http().request_burst())) {
   for (const std::string& origin : deps_.config->main.http().cors_origins()) {
     if (origin == "*") {
       cors_any_ = "Access-Control-Allow-Origin: *\r\n" + std::string(kCorsExpose);
@@ -110,6 +113,22 @@ const std::string* Router::CorsHeaders(const Request& request) const {
 
 void Router::CancelPoll(const std::string& room, room::ClientPtr client, uint64_t serial) {
   deps_.rooms->CancelPoll(room, std::move(client), serial);
+}
+
+std::optional<int> Router::TakeRequest(RequestBudget& b) const {
+  const auto now = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::steady_clock::now().time_since_epoch())
+                                             .count());
+  if (b.tokens < 0) {
+    b.tokens = request_burst_;
+  } else {
+    b.tokens = std::min(request_burst_,
+                        b.tokens + static_cast<float>(now - b.refill_ms) * request_rate_ / 1000);
+  }
+  b.refill_ms = now;
+  if (b.tokens < 1) return static_cast<int>((1 - b.tokens) / request_rate_) + 1;
+  b.tokens -= 1;
+  return std::nullopt;
 }
 
 void Router::Fail(RoomRequest& r, const Error& e) { r.ex.ReplyLater(MakeErrorWire(e, r.format)); }
@@ -146,6 +165,13 @@ void Router::Handle(Exchange& ex, Request& req) {
   ex.set_endpoint(match->endpoint);
 
   RoomRequest r{ex, req, *target, std::string(segs[2]), format};
+  // Before authentication: a flood of bad tokens spends the connection's allowance too.
+  if (match->endpoint != Endpoint::kPoll && request_rate_ > 0) {
+    if (std::optional<int> wait_s = TakeRequest(ex.budget())) {
+      return Fail(
+          r, MakeError(ErrorCode::kRateLimited, "too many requests on this connection", *wait_s));
+    }
+  }
   Credentials cred;
   cred.authorization = req.authorization;
   cred.x_user_id = req.x_user_id;

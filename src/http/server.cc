@@ -5,6 +5,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "http/address_limit.h"
 #include "http/connection.h"
 #include "http/front_loop.h"
 #include "http/router.h"
@@ -17,11 +18,19 @@ using boost::system::error_code;
 
 namespace {
 
-// Sent to a connection refused at the connection limit, then the socket is closed.
-std::string RefusalBytes() {
-  WirePtr w = MakeErrorWire(MakeError(ErrorCode::kOverloaded, "too many open connections", 1),
-                            BodyFormat::kJson);
+// Sent to a connection refused at a connection limit, then the socket is closed.
+std::string RefusalBytes(ErrorCode code, std::string message) {
+  WirePtr w = MakeErrorWire(MakeError(code, std::move(message), 1), BodyFormat::kJson);
   return w->head + "Connection: close\r\n" + w->tail;
+}
+
+// Answers `refusal` on a fresh socket, as far as its buffer takes it, and closes it.
+void Refuse(tcp::socket& socket, const std::string& refusal) {
+  error_code ec;
+  socket.non_blocking(true, ec);
+  socket.write_some(asio::buffer(refusal), ec);
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
 }
 
 }  // namespace
@@ -35,6 +44,9 @@ struct HttpServer::Impl {
     limits.idle_timeout_ms = h.idle_timeout_ms();
     limits.write_timeout_ms = h.write_timeout_ms();
     max_connections = h.max_connections();
+    if (h.max_connections_per_ip() > 0) {
+      per_address = std::make_unique<AddressLimit>(h.max_connections_per_ip());
+    }
     router = std::make_unique<Router>(deps);
     for (uint32_t i = 0; i < std::max<uint32_t>(1, h.io_threads()); ++i) {
       fronts.push_back(std::make_unique<FrontLoop>(i, deps.registry->NewSlot(), deps.rooms, *router,
@@ -65,15 +77,24 @@ struct HttpServer::Impl {
   }
 
   void Admit(FrontLoop& front, tcp::socket socket) {
+    std::unique_ptr<AddressSlot> slot;
+    if (per_address) {
+      error_code ec;
+      const tcp::endpoint peer = socket.remote_endpoint(ec);
+      if (ec) return;  // gone already
+      const AddressLimit::Key key = AddressLimit::KeyOf(peer.address());
+      if (!per_address->TryTake(key)) {
+        static const std::string kRefusal =
+            RefusalBytes(ErrorCode::kRateLimited, "too many connections from this address");
+        return Refuse(socket, kRefusal);
+      }
+      slot = std::make_unique<AddressSlot>(*per_address, key);
+    }
     if (open.fetch_add(1, std::memory_order_relaxed) >= static_cast<int64_t>(max_connections)) {
       open.fetch_sub(1, std::memory_order_relaxed);
-      error_code ec;
-      socket.non_blocking(true, ec);
-      std::string refusal = RefusalBytes();
-      socket.write_some(asio::buffer(refusal), ec);
-      socket.shutdown(tcp::socket::shutdown_both, ec);
-      socket.close(ec);
-      return;
+      static const std::string kRefusal =
+          RefusalBytes(ErrorCode::kOverloaded, "too many open connections");
+      return Refuse(socket, kRefusal);
     }
     // The connection does its own I/O on the front loop's epoll set: take the descriptor
     // out of Asio's hands, then start the connection on its loop.
@@ -93,9 +114,10 @@ struct HttpServer::Impl {
     };
     auto pending = std::make_shared<PendingFd>();
     pending->fd = fd;
-    front.loop->Post([this, &front, pending] {
+    front.loop->Post([&front, pending, slot = std::move(slot)]() mutable {
       auto conn = std::make_shared<Connection>(front, pending->fd);
       pending->fd = -1;
+      if (slot) conn->set_address_slot(std::move(slot));
       conn->Start();
     });
   }
@@ -105,6 +127,7 @@ struct HttpServer::Impl {
   ServerDeps deps;
   FrontLimits limits;
   uint32_t max_connections = 0;
+  std::unique_ptr<AddressLimit> per_address;  // http.max_connections_per_ip, when on
   std::atomic<int64_t> open{0};
   std::atomic<bool> accepting{false};
   size_t next_front = 0;

@@ -67,6 +67,7 @@ class FakeExchange final : public Exchange, public std::enable_shared_from_this<
   }
   void CloseAfterAnswer() override { close_after_answer = true; }
   room::ClientPtr self() override { return shared_from_this(); }
+  RequestBudget& budget() override { return budget_; }
 
   // The next answer, or nullopt after a generous bound.
   std::optional<Answer> Next(std::chrono::milliseconds within = 5s) {
@@ -99,6 +100,7 @@ class FakeExchange final : public Exchange, public std::enable_shared_from_this<
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Answer> answers_;
+  RequestBudget budget_;
 };
 
 inline std::string Body(const WirePtr& w) { return w->tail.substr(2); }
