@@ -11,6 +11,7 @@ packages=(
   nginx libnginx-mod-nchan
   redis-server redis-tools
   curl clang-format
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,50 @@
+// The HTTP request path as a connection runs it (src/http/connection.cc): bytes into the
+// request parser with the default limits, in two pieces at a split the input chooses, then the
+// target (path, query, %-escapes) and the body as the endpoint would read it (JSON join and
+// send bodies). Anything may be refused; nothing may crash, leak or read out of bounds.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "http/body.h"
+#include "http/request.h"
+
+namespace {
+
+using namespace chatroomd;
+
+bool Feed(http::RequestParser& p, std::string_view bytes) {
+  boost::beast::error_code ec;
+  while (!bytes.empty() && !p.is_done()) {
+    const size_t used = p.put(boost::asio::const_buffer(bytes.data(), bytes.size()), ec);
+    if (ec == boost::beast::http::error::need_more) return true;
+    if (ec) return false;
+    bytes.remove_prefix(used);
+  }
+  return true;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 1) return 0;
+  const size_t split = data[0] % (size);
+  std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
+  http::RequestParser parser;
+  parser.header_limit(8192);
+  parser.body_limit(65536);
+  parser.eager(true);
+  const size_t cut = split < input.size() ? split : input.size();
+  if (!Feed(parser, input.substr(0, cut)) || !Feed(parser, input.substr(cut))) return 0;
+  if (!parser.is_done()) return 0;
+  http::Request& request = parser.request();
+  auto target = http::ParseTarget(request.target);
+  if (target.ok()) {
+    for (const auto& segment : target.value().segments) (void)segment.size();
+  }
+  api::JoinRequest join;
+  (void)http::ParseJoinJson(request.body, true, join);
+  api::SendRequest send;
+  (void)http::ParseSendJson(request.body, send);
+  return 0;
+}
