@@ -1,7 +1,11 @@
 // Per-client limits over HTTP (issue 11, docs/security.md): a connection's rate of non-poll room
 // requests (http.request_rate_per_s, request_burst) answered 429 with Retry-After while polls go
 // on; the cap on connections from one address (http.max_connections_per_ip) refusing the one
-// past it with 429 and admitting again once one closes.
+// past it with 429 and admitting again once one closes; thousands of slowloris connections that
+// do not stop others from being served and are closed at the read timeout; a client that never
+// reads its answers closed at the write timeout, with the daemon holding one answer for it.
+#include <sys/resource.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -69,6 +73,70 @@ TEST_F(PerAddressCapTest, TheConnectionPastTheCapIsRefusedUntilOneCloses) {
       },
       std::chrono::seconds(3)))
       << "a closed connection gives its place back";
+}
+
+class SlowClientsTest : public SharedDaemonTest<SlowClientsTest> {
+ public:
+  static DaemonOptions Options() {
+    return {.config = "http { read_timeout_ms: 4000 write_timeout_ms: 1000 }"};
+  }
+};
+
+TEST_F(SlowClientsTest, ThousandsOfSlowlorisConnectionsDoNotStopOthers) {
+  constexpr int kSlow = 2000;
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur < kSlow + 200 && rl.rlim_max >= kSlow + 200) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  ASSERT_GE(rl.rlim_cur, static_cast<rlim_t>(kSlow + 200)) << "this test needs the descriptors";
+  std::vector<std::unique_ptr<RawConnection>> slow;
+  for (int i = 0; i < kSlow; ++i) {
+    slow.push_back(std::make_unique<RawConnection>(port()));
+    ASSERT_TRUE(slow.back()->ok()) << i << ": " << slow.back()->error();
+    // A header block that never ends.
+    slow.back()->Send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+  }
+  const auto start = Clock::now();
+  const std::string room = UniqueRoom();
+  User alice(port(), "alice");
+  const JoinResult joined = alice.Join(room);
+  ASSERT_TRUE(joined.ok);
+  EXPECT_GT(alice.Say(room, "still here"), 0u);
+  EXPECT_EQ(alice.Poll(room, {.cursor = joined.cursor, .timeout_ms = 0}).messages.size(), 1u);
+  // Served while every slow connection is still open (they are cut off 4 s after their first
+  // byte): a loose bound, far above what the three requests take.
+  EXPECT_LT(Clock::now() - start, 3000ms) << "the others waited for the slow ones";
+  // Every slow connection is cut off at the read timeout.
+  size_t closed = 0;
+  for (auto& c : slow) closed += c->ReadUntilClose(8s).closed ? 1 : 0;
+  EXPECT_EQ(closed, static_cast<size_t>(kSlow));
+  EXPECT_TRUE(WaitUntil(
+      [&] { return ScrapeMetric(port(), "chatroomd_open_connections").value_or(1e9) < 10; }, 3s));
+}
+
+TEST_F(SlowClientsTest, AClientThatNeverReadsIsClosedAtTheWriteTimeout) {
+  const std::string room = UniqueRoom();
+  User alice(port(), "alice");
+  ASSERT_TRUE(alice.Join(room).ok);
+  const std::string body = Repeat('m', 4000);
+  for (int i = 0; i < 200; ++i) ASSERT_GT(alice.Say(room, body), 0u) << i;
+  // 200 pipelined requests for 800 KB of history each: far more than socket buffers hold.
+  RawConnection reader(port());
+  ASSERT_TRUE(reader.ok());
+  std::string requests;
+  for (int i = 0; i < 200; ++i) {
+    requests += "GET /v1/rooms/" + room +
+                "/messages?limit=200 HTTP/1.1\r\nHost: x\r\nX-User-Id: reader\r\n\r\n";
+  }
+  ASSERT_TRUE(reader.Send(requests));
+  std::this_thread::sleep_for(2500ms);  // not reading: the daemon's writes stall
+  // Others are served meanwhile.
+  EXPECT_GT(alice.Say(room, "served"), 0u);
+  const auto read = reader.ReadUntilClose(10s);
+  EXPECT_TRUE(read.closed) << "a client that does not read was kept";
+  EXPECT_LT(read.data.size(), 200u * 800'000 / 4) << "the daemon kept writing to it";
 }
 
 }  // namespace
