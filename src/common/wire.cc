@@ -98,6 +98,9 @@ WirePtr MakeErrorWire(const Error& error, BodyFormat format, std::string_view ex
   if (error.retry_after_s > 0) {
     extra += "Retry-After: " + std::to_string(error.retry_after_s) + "\r\n";
   }
+  // A 401 names the scheme it wants (RFC 9110 section 11.6.1; Bearer, RFC 6750).
+  if (error.code == ErrorCode::kUnauthorized)
+    extra += "WWW-Authenticate: Bearer realm=\"chatroomd\"\r\n";
   int status = ErrorHttpStatus(error.code);
   if (format == BodyFormat::kProtobuf) {
     api::ErrorResponse response;

@@ -195,8 +195,9 @@ TEST_F(JwtAuthTest, EveryBadTokenIs401AndChangesNothing) {
   }
   Client raw(port());
   const std::string path = "/v1/rooms/" + room + "/messages";
-  EXPECT_TRUE(IsError(raw.Request("POST", path, R"({"body":"x"})"), 401, "unauthorized"))
-      << "no Authorization";
+  const Response missing = raw.Request("POST", path, R"({"body":"x"})");
+  EXPECT_TRUE(IsError(missing, 401, "unauthorized")) << "no Authorization";
+  EXPECT_EQ(missing.Header("WWW-Authenticate"), "Bearer realm=\"chatroomd\"");
   EXPECT_TRUE(IsError(raw.Request("POST", path, R"({"body":"x"})", {{"X-User-Id", "alice"}}), 401,
                       "unauthorized"))
       << "X-User-Id is dev mode's only";
