@@ -146,15 +146,19 @@ Pkey ReadPublicKey(std::string_view pem) {
   return key;
 }
 
-// A JSON number as whole seconds; nullopt for anything else.
+// A JSON number as whole seconds (clamped to int64); nullopt for anything else.
 std::optional<int64_t> Seconds(const boost::json::value& v) {
   if (v.is_int64()) return v.as_int64();
   if (v.is_uint64()) {
     return v.as_uint64() > static_cast<uint64_t>(INT64_MAX) ? std::optional<int64_t>(INT64_MAX)
                                                             : static_cast<int64_t>(v.as_uint64());
   }
-  if (v.is_double() && std::isfinite(v.as_double()) && std::abs(v.as_double()) < 9e18) {
-    return static_cast<int64_t>(std::floor(v.as_double()));
+  if (v.is_double() && std::isfinite(v.as_double())) {
+    // Past int64 the time is simply the end (or the start) of time.
+    const double d = v.as_double();
+    if (d >= 9e18) return INT64_MAX;
+    if (d <= -9e18) return INT64_MIN;
+    return static_cast<int64_t>(std::floor(d));
   }
   return std::nullopt;
 }
@@ -278,7 +282,9 @@ Result<Claims> JwtVerifier::Verify(std::string_view token, int64_t now_s) const 
     if (!adm->is_bool()) return Unauthorized("token adm must be true or false");
     claims.admin = adm->as_bool();
   }
-  if (now_s >= claims.exp_s + leeway_s_) return Unauthorized("token expired");
+  // The leeway goes on `now`, never on the claim: an exp near INT64_MAX must not overflow (found
+  // by fuzz/jwt_fuzz.cc).
+  if (now_s - leeway_s_ >= claims.exp_s) return Unauthorized("token expired");
   if (claims.nbf_s != 0 && now_s + leeway_s_ < claims.nbf_s) {
     return Unauthorized("token not valid yet (nbf)");
   }

@@ -25,7 +25,7 @@ std::optional<Claims> TokenCache::Find(std::string_view token, int64_t now_s) {
     auto old = shard.previous.find(token);
     if (old == shard.previous.end()) return std::nullopt;
     auto moved = shard.previous.extract(old);
-    if (now_s >= moved.mapped().exp_s + leeway_s_) return std::nullopt;
+    if (now_s - leeway_s_ >= moved.mapped().exp_s) return std::nullopt;
     Claims claims = moved.mapped();
     if (shard.current.size() >= per_generation_) {
       shard.previous = std::move(shard.current);
@@ -34,7 +34,7 @@ std::optional<Claims> TokenCache::Find(std::string_view token, int64_t now_s) {
     shard.current.insert(std::move(moved));  // still in use: kept in the current generation
     return claims;
   }
-  if (now_s >= it->second.exp_s + leeway_s_) {
+  if (now_s - leeway_s_ >= it->second.exp_s) {
     shard.current.erase(it);
     return std::nullopt;
   }

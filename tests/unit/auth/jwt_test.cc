@@ -68,6 +68,21 @@ TEST(JwtTest, ExpiryAndNotBeforeWithTheLeeway) {
   EXPECT_EQ(Unauthorized(v->Verify(SignHs256(c, kSecret), kNow)), "token not valid yet (nbf)");
 }
 
+TEST(JwtTest, ExtremeTimesDoNotOverflow) {
+  // Found by fuzz/jwt_fuzz.cc: an exp near INT64_MAX plus the leeway overflowed.
+  auto v = Verifier({.hs256_secrets = {kSecret}}, /*leeway=*/30);
+  const std::string h = R"({"alg":"HS256"})";
+  for (const char* exp : {"9223372036854775807", "17777777777777000000", "1e300"}) {
+    auto claims = v->Verify(Forge(h, std::string(R"({"sub":"a","exp":)") + exp + "}"), kNow);
+    ASSERT_TRUE(claims.ok()) << exp << ": " << claims.error().message;
+  }
+  EXPECT_NE(Unauthorized(v->Verify(Forge(h, R"({"sub":"a","exp":-9223372036854775808})"), kNow)),
+            "<accepted>");
+  EXPECT_NE(Unauthorized(v->Verify(
+                Forge(h, R"({"sub":"a","exp":1900000000,"nbf":9223372036854775807})"), kNow)),
+            "<accepted>");
+}
+
 TEST(JwtTest, ForgedAndTamperedTokensAreRefused) {
   auto v = Verifier({.hs256_secrets = {kSecret}});
   EXPECT_EQ(Unauthorized(v->Verify(SignHs256(Alice(), "another-secret-of-32-bytes-here"), kNow)),

@@ -36,6 +36,12 @@ TEST(TokenCacheTest, BoundedAndKeepsTokensInUse) {
   EXPECT_TRUE(cache.Find("token-9999", 0).has_value());
 }
 
+TEST(TokenCacheTest, AnExpAtTheEndOfTimeDoesNotOverflow) {
+  TokenCache cache(1000, 30);
+  cache.Insert("t", Of("a", INT64_MAX));
+  EXPECT_TRUE(cache.Find("t", 1'800'000'000).has_value());
+}
+
 TEST(TokenCacheTest, CapacityZeroCachesNothing) {
   TokenCache cache(0, 0);
   cache.Insert("t", Of("a", 100));
