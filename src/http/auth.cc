@@ -4,6 +4,7 @@
 
 #include "chatroomd/auth/token_cache.h"
 #include "chatroomd/common/ids.h"
+#include "http/request.h"
 
 namespace chatroomd::http {
 namespace {
@@ -33,8 +34,7 @@ class JwtAuthenticator final : public Authenticator {
     std::string_view token = c.authorization;
     // The scheme is case-insensitive (RFC 9110); one or more spaces after it.
     constexpr std::string_view kScheme = "bearer ";
-    if (token.size() <= kScheme.size() || !EqualsIgnoreCase(token.substr(0, 6), "bearer") ||
-        token[6] != ' ') {
+    if (token.size() <= kScheme.size() || !IEquals(token.substr(0, kScheme.size()), kScheme)) {
       return MakeError(ErrorCode::kUnauthorized, token.empty()
                                                      ? "Authorization: Bearer <token> required"
                                                      : "Authorization must be Bearer <token>");
@@ -53,14 +53,6 @@ class JwtAuthenticator final : public Authenticator {
   }
 
  private:
-  static bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-      if ((a[i] | 0x20) != (b[i] | 0x20)) return false;
-    }
-    return true;
-  }
-
   std::unique_ptr<auth::JwtVerifier> verifier_;
   mutable auth::TokenCache cache_;
 };

@@ -162,6 +162,13 @@ TEST_F(JwtAuthTest, TheTokenCommandsTokensAreAcceptedWithTheirRights) {
   EXPECT_GT(boss.Say(room, "from the host", /*priority=*/true), 0u) << "an admin needs no join";
   ASSERT_TRUE(carol.Join(room).ok);
   EXPECT_GT(carol.Say(room, "now I can"), 0u);
+  // The scheme in any case, and spaces around the token.
+  Client raw(port());
+  const std::string token = Token("--user dave --jwt-secret-file " + SecretFile());
+  EXPECT_EQ(raw.Request("POST", "/v1/rooms/" + room + "/join", {},
+                        {{"Authorization", "bEaReR   " + token + "  "}})
+                .status,
+            200);
   EXPECT_EQ(alice.HistoryAll(room).size(), 3u);
 }
 
