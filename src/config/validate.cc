@@ -201,7 +201,9 @@ void CheckMain(const Config& main, const Node& root, const ValueSources& sources
                {RoomConfig::kMaxRoomsFieldNumber, 1, kNoMax},
                {RoomConfig::kEdgeMaxGroupsFieldNumber, 1, 1024},
                {RoomConfig::kEdgeReportDelayMsFieldNumber, 1, 1000},
-               {RoomConfig::kEdgeIdleMsFieldNumber, 100, 3600000}},
+               {RoomConfig::kEdgeIdleMsFieldNumber, 100, 3600000},
+               {RoomConfig::kMaxModeratedUsersFieldNumber, 1, 10000000},
+               {RoomConfig::kMaxModerationSecondsFieldNumber, 1, 315360000}},
               problems);
   if (room.max_message_bytes() > main.http().max_body_bytes()) {
     // Point at whichever of the two the operator actually wrote.

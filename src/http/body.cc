@@ -104,4 +104,24 @@ Status ParseSendJson(std::string_view body, api::SendRequest& out) {
   return OkStatus();
 }
 
+Status ParseModerateJson(std::string_view body, api::ModerateRequest& out) {
+  json::value holder;
+  auto obj = ParseObject(body, false, holder);
+  if (!obj) return obj.take_error();
+  for (const auto& [key, value] : **obj) {
+    if (value.is_null()) continue;
+    if (key == "user") {
+      auto s = String("user", value);
+      if (!s) return s.take_error();
+      out.set_user(std::string(*s));
+    } else if (key == "seconds") {
+      auto n = Integer("seconds", value, std::numeric_limits<int64_t>::min(),
+                       std::numeric_limits<int64_t>::max());
+      if (!n) return n.take_error();
+      out.set_seconds(*n);
+    }
+  }
+  return OkStatus();
+}
+
 }  // namespace chatroomd::http

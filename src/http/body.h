@@ -14,5 +14,7 @@ namespace chatroomd::http {
 // `empty_ok`.
 Status ParseJoinJson(std::string_view body, bool empty_ok, api::JoinRequest& out);
 Status ParseSendJson(std::string_view body, api::SendRequest& out);
+// `seconds` is range-checked by the caller (the bound is in the config).
+Status ParseModerateJson(std::string_view body, api::ModerateRequest& out);
 
 }  // namespace chatroomd::http

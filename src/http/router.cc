@@ -62,35 +62,70 @@ constexpr std::string_view kCorsExpose = "Access-Control-Expose-Headers: Retry-A
 WirePtr PreflightAnswer(bool allowed) {
   if (!allowed) return MakeEmptyWire(204);
   return MakeEmptyWire(204,
-                       "Access-Control-Allow-Methods: GET, POST, HEAD\r\n"
+                       "Access-Control-Allow-Methods: GET, POST, DELETE, HEAD\r\n"
                        "Access-Control-Allow-Headers: Authorization, Content-Type, Accept, "
                        "X-User-Id\r\n"
                        "Access-Control-Max-Age: 600\r\n");
 }
 
-// The endpoints under /v1/rooms/{room}/: the action, its methods, its handler.
+// Where a room endpoint's path puts the room and the action.
+enum class Shape : uint8_t {
+  kRoom,       // /v1/rooms/{room}/{action}
+  kMessage,    // /v1/rooms/{room}/messages/{seq}
+  kAdminRoom,  // /v1/admin/rooms/{room}/{action}
+};
+
+// The endpoints about one room: the path's shape and action, the method, the handler.
 struct RoomEndpoint {
+  Shape shape;
   std::string_view action;
   beast_http::verb method;
   Endpoint endpoint;
-  std::string_view allow;  // every method the action takes, for 405
+  std::string_view allow;  // every method the path takes, for 405
+  bool admin = false;      // needs admin rights (403 forbidden otherwise)
 };
 constexpr RoomEndpoint kRoomEndpoints[] = {
-    {"join", beast_http::verb::post, Endpoint::kJoin, "POST"},
-    {"poll", beast_http::verb::get, Endpoint::kPoll, "GET"},
-    {"leave", beast_http::verb::post, Endpoint::kLeave, "POST"},
-    {"messages", beast_http::verb::get, Endpoint::kHistory, "GET, POST"},
-    {"messages", beast_http::verb::post, Endpoint::kSend, "GET, POST"},
-    {"online", beast_http::verb::get, Endpoint::kOnline, "GET"},
-    {"stats", beast_http::verb::get, Endpoint::kStats, "GET"},
-    {"visitors", beast_http::verb::get, Endpoint::kVisitors, "GET"},
+    {Shape::kRoom, "join", beast_http::verb::post, Endpoint::kJoin, "POST"},
+    {Shape::kRoom, "poll", beast_http::verb::get, Endpoint::kPoll, "GET"},
+    {Shape::kRoom, "leave", beast_http::verb::post, Endpoint::kLeave, "POST"},
+    {Shape::kRoom, "messages", beast_http::verb::get, Endpoint::kHistory, "GET, POST"},
+    {Shape::kRoom, "messages", beast_http::verb::post, Endpoint::kSend, "GET, POST"},
+    {Shape::kRoom, "online", beast_http::verb::get, Endpoint::kOnline, "GET"},
+    {Shape::kRoom, "stats", beast_http::verb::get, Endpoint::kStats, "GET"},
+    {Shape::kRoom, "visitors", beast_http::verb::get, Endpoint::kVisitors, "GET"},
+    {Shape::kMessage, "messages", beast_http::verb::delete_, Endpoint::kRetract, "DELETE"},
+    {Shape::kAdminRoom, "mute", beast_http::verb::post, Endpoint::kMute, "POST", true},
+    {Shape::kAdminRoom, "kick", beast_http::verb::post, Endpoint::kKick, "POST", true},
 };
+
+// A path about one room, taken apart: its shape, room, action and (kMessage) the seq.
+struct RoomPath {
+  Shape shape;
+  std::string_view room;
+  std::string_view action;
+  std::string_view seq;
+};
+
+template <typename Segments>
+std::optional<RoomPath> ParseRoomPath(const Segments& segs) {
+  if (segs.size() < 4 || segs[0] != "v1") return std::nullopt;
+  if (segs[1] == "rooms") {
+    if (segs.size() == 4) return RoomPath{Shape::kRoom, segs[2], segs[3], {}};
+    if (segs.size() == 5 && segs[3] == "messages") {
+      return RoomPath{Shape::kMessage, segs[2], segs[3], segs[4]};
+    }
+  } else if (segs[1] == "admin" && segs.size() == 5 && segs[2] == "rooms") {
+    return RoomPath{Shape::kAdminRoom, segs[3], segs[4], {}};
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
 Router::Router(ServerDeps deps)
     : deps_(std::move(deps)),
       max_message_bytes_(deps_.config->main.rooms().max_message_bytes()),
+      max_moderation_s_(deps_.config->main.rooms().max_moderation_seconds()),
       request_rate_(static_cast<float>(deps_.config->main.http().request_rate_per_s())),
       request_burst_(static_cast<float>(deps_.config->main.http().request_burst())) {
   for (const std::string& origin : deps_.config->main.http().cors_origins()) {
@@ -150,13 +185,12 @@ void Router::Handle(Exchange& ex, Request& req) {
   if (segs.size() == 1 && (segs[0] == "healthz" || segs[0] == "readyz" || segs[0] == "metrics")) {
     return HandleOps(ex, req, segs[0], format);
   }
-  if (segs.size() != 4 || segs[0] != "v1" || segs[1] != "rooms") {
-    return ex.ReplyLater(MakeErrorWire(NoSuchEndpoint(), format));
-  }
+  const std::optional<RoomPath> path = ParseRoomPath(segs);
+  if (!path) return ex.ReplyLater(MakeErrorWire(NoSuchEndpoint(), format));
   const RoomEndpoint* match = nullptr;
   std::string_view allow;
   for (const auto& e : kRoomEndpoints) {
-    if (e.action != segs[3]) continue;
+    if (e.shape != path->shape || e.action != path->action) continue;
     allow = e.allow;
     if (e.method == verb) match = &e;
   }
@@ -164,7 +198,7 @@ void Router::Handle(Exchange& ex, Request& req) {
   if (!match) return ex.ReplyLater(MethodNotAllowed(allow, format));
   ex.set_endpoint(match->endpoint);
 
-  RoomRequest r{ex, req, *target, std::string(segs[2]), format};
+  RoomRequest r{ex, req, *target, std::string(path->room), format};
   // Before authentication: a flood of bad tokens spends the connection's allowance too.
   if (match->endpoint != Endpoint::kPoll && request_rate_ > 0) {
     if (std::optional<int> wait_s = TakeRequest(ex.budget())) {
@@ -178,6 +212,9 @@ void Router::Handle(Exchange& ex, Request& req) {
   cred.x_user_id_count = req.x_user_id_count;
   auto who = deps_.auth->Authenticate(cred);
   if (!who) return Fail(r, who.error());
+  if (match->admin && !who->admin) {
+    return Fail(r, MakeError(ErrorCode::kForbidden, "this endpoint needs admin rights"));
+  }
   if (!IsValidRoomId(r.room)) {
     return Fail(r, BadRequest("room id must match [A-Za-z0-9_.:-]{1,128}"));
   }
@@ -199,6 +236,11 @@ void Router::Handle(Exchange& ex, Request& req) {
       return deps_.rooms->Stats(r.room, std::move(caller));
     case Endpoint::kVisitors:
       return HandleVisitors(r, std::move(caller));
+    case Endpoint::kRetract:
+      return HandleRetract(r, std::move(caller), path->seq);
+    case Endpoint::kMute:
+    case Endpoint::kKick:
+      return HandleModerate(r, std::move(caller), match->endpoint == Endpoint::kKick);
     default:
       return Fail(r, NoSuchEndpoint());
   }
@@ -274,6 +316,9 @@ void Router::HandleSend(RoomRequest& r, room::Caller caller) {
   if (body.has_type() && !IsValidMessageType(body.type())) {
     return Fail(r, BadRequest("type must match [a-z0-9_.-]{1,32}"));
   }
+  if (body.type() == kRetractType) {
+    return Fail(r, BadRequest("type retract is the server's own (DELETE the message instead)"));
+  }
   if (body.body().empty() && (!body.has_type() || body.type() == "text")) {
     return Fail(r, BadRequest("a text message needs a non-empty body"));
   }
@@ -335,6 +380,31 @@ void Router::HandleVisitors(RoomRequest& r, room::Caller caller) {
                 BadRequest("a range covers at most " + std::to_string(kMaxVisitorDays) + " days"));
   }
   deps_.rooms->Visitors(r.room, std::move(caller), room::VisitorsArgs{*from, *to});
+}
+
+void Router::HandleRetract(RoomRequest& r, room::Caller caller, std::string_view seq) {
+  auto v = ParseUint("seq", seq, 1, UINT64_MAX);
+  if (!v) return Fail(r, v.error());
+  deps_.rooms->Retract(r.room, std::move(caller), room::RetractArgs{*v});
+}
+
+void Router::HandleModerate(RoomRequest& r, room::Caller caller, bool kick) {
+  api::ModerateRequest body;
+  auto parsed =
+      r.req.protobuf_body ? ParseProtobuf(r.req, body) : ParseModerateJson(r.req.body, body);
+  if (!parsed) return Fail(r, parsed.error());
+  if (!IsValidUserId(body.user())) {
+    return Fail(r, BadRequest("user must match [A-Za-z0-9_.:@-]{1,64}"));
+  }
+  if (!body.has_seconds() || body.seconds() < 0 || body.seconds() > max_moderation_s_) {
+    return Fail(
+        r, BadRequest("seconds must be from 0 (lift) to " + std::to_string(max_moderation_s_)));
+  }
+  room::ModerateArgs args;
+  args.kind = kick ? room::ModerateArgs::Kind::kKick : room::ModerateArgs::Kind::kMute;
+  args.user = std::move(*body.mutable_user());
+  args.seconds = static_cast<uint32_t>(body.seconds());
+  deps_.rooms->Moderate(r.room, std::move(caller), std::move(args));
 }
 
 }  // namespace chatroomd::http

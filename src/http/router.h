@@ -45,12 +45,15 @@ class Router {
   void HandleHistory(RoomRequest& r, room::Caller caller);
   void HandleOnline(RoomRequest& r, room::Caller caller);
   void HandleVisitors(RoomRequest& r, room::Caller caller);
+  void HandleRetract(RoomRequest& r, room::Caller caller, std::string_view seq);
+  void HandleModerate(RoomRequest& r, room::Caller caller, bool kick);
   static void Fail(RoomRequest& r, const Error& e);
   // Takes one request from the connection's allowance; the wait in seconds when it is spent.
   std::optional<int> TakeRequest(RequestBudget& budget) const;
 
   ServerDeps deps_;
   uint32_t max_message_bytes_;
+  uint32_t max_moderation_s_;
   float request_rate_ = 0;  // per second; 0: no limit
   float request_burst_ = 0;
   // http.cors_origins: each allowed origin with its header lines; "*" allows any origin.

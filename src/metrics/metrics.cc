@@ -37,6 +37,12 @@ std::string_view EndpointName(Endpoint e) {
       return "stats";
     case Endpoint::kVisitors:
       return "visitors";
+    case Endpoint::kRetract:
+      return "retract";
+    case Endpoint::kMute:
+      return "mute";
+    case Endpoint::kKick:
+      return "kick";
     case Endpoint::kHealthz:
       return "healthz";
     case Endpoint::kReadyz:

@@ -4,6 +4,7 @@
 #include <boost/intrusive/list.hpp>
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "chatroomd/common/cursor.h"
@@ -33,6 +34,8 @@ struct EdgeRoom {
   // one of those cursors is answered with one at once. Dropped when the online count moves.
   EdgeResponses answers;
   EdgeWaitList waiters;
+  // Users kicked from the room, until when (wall clock): their polls are not held here.
+  std::unordered_map<std::string, int64_t> kicked;
   int64_t count = 0;
   int64_t idle_since_ms = 0;
   // For the next report.

@@ -95,6 +95,16 @@ void EdgeSubscriptions::OnReport(const EdgeReport& report) {
   }
 }
 
+void EdgeSubscriptions::Kick(const std::string& room, const std::string& user, int64_t until_ms,
+                             Edge* only) {
+  for (const auto& sub : subs_) {
+    if (only && sub.edge != only) continue;
+    Loop::Send(sub.edge->loop(), [e = sub.edge, room, gen = sub.gen, user, until_ms] {
+      e->Kicked(room, gen, user, until_ms);
+    });
+  }
+}
+
 void EdgeSubscriptions::Unsubscribe(Edge* edge, uint64_t gen) {
   std::erase_if(subs_, [&](const Sub& s) { return s.edge == edge && s.gen == gen; });
 }

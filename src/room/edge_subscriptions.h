@@ -39,6 +39,9 @@ class EdgeSubscriptions {
   // Tells edges a changed online count or fullness.
   void Refresh(const std::string& room, int64_t online, bool full);
   void OnReport(const EdgeReport& report);
+  // Tells the edges (or only `only`) that `user` is kicked until `until_ms` (wall clock).
+  void Kick(const std::string& room, const std::string& user, int64_t until_ms,
+            Edge* only = nullptr);
   void Unsubscribe(Edge* edge, uint64_t gen);
 
  private:

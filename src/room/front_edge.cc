@@ -5,6 +5,7 @@
 
 #include "room/answers.h"
 #include "room/edge_room.h"
+#include "room/room_errors.h"
 
 namespace chatroomd::room {
 
@@ -56,6 +57,7 @@ bool FrontEdge::TryHold(const std::string& room, Caller& caller, const PollArgs&
   auto it = rooms_by_id_.find(room);
   if (it == rooms_by_id_.end()) return false;
   EdgeRoom& r = *it->second;
+  if (!r.kicked.empty() && IsKicked(r, caller.user)) return false;  // the room refuses it
   const EdgeGroup group{args.limit, caller.format};
   if (!(*args.cursor == r.head)) {
     // Behind the head: the room's answer from there, when it sent one.
@@ -246,6 +248,44 @@ void FrontEdge::Changed(const std::string& room, const EdgeState& state) {
   if (r.online != state.online) r.answers.clear();
   r.online = state.online;
   r.full = state.full;
+}
+
+void FrontEdge::Kicked(const std::string& room, uint64_t gen, const std::string& user,
+                       int64_t until_ms) {
+  AssertOnLoop();
+  auto it = rooms_by_id_.find(room);
+  if (!rooms_ || it == rooms_by_id_.end() || it->second->gen != gen) return;
+  EdgeRoom& r = *it->second;
+  const int64_t now = WallNowMs();
+  if (until_ms <= now) {
+    r.kicked.erase(user);
+    return;
+  }
+  r.kicked[user] = until_ms;
+  // Answering runs the connection's next (pipelined) request, which may poll here again: let
+  // every waiter of theirs go first, then answer.
+  std::vector<std::pair<ClientPtr, EdgeWait*>> theirs;
+  for (auto w = r.waiters.begin(); w != r.waiters.end();) {
+    EdgeWait& wait = *w++;
+    if (wait.user != user) continue;
+    r.waiters.erase(r.waiters.iterator_to(wait));
+    theirs.emplace_back(Release(r, wait), &wait);
+  }
+  if (theirs.empty()) return;
+  MarkDirty(r);
+  const Error kicked = KickedError(until_ms, now);
+  for (auto& [client, wait] : theirs) {
+    // (The EdgeWait is the client's own, alive while `client` is.)
+    client->Deliver(wait->serial, MakeErrorWire(kicked, wait->format));
+  }
+}
+
+bool FrontEdge::IsKicked(EdgeRoom& r, const std::string& user) {
+  auto it = r.kicked.find(user);
+  if (it == r.kicked.end()) return false;
+  if (it->second > WallNowMs()) return true;
+  r.kicked.erase(it);
+  return false;
 }
 
 void FrontEdge::ReleaseAll() {

@@ -10,6 +10,7 @@
 #include "room/answers.h"
 #include "room/dedup_keys.h"
 #include "room/edge_subscriptions.h"
+#include "room/moderation.h"
 #include "room/room_errors.h"
 #include "room/room_online.h"
 
@@ -35,7 +36,8 @@ Room::Room(RoomHost& host, std::string id)
       audience_(host.settings().unique_exact_threshold, WallNowMs()),
       published_(online_->Snapshot(WallNowMs())),
       dedup_(std::make_unique<DedupKeys>()),
-      edges_(std::make_unique<EdgeSubscriptions>()) {}
+      edges_(std::make_unique<EdgeSubscriptions>()),
+      moderation_(std::make_unique<Moderation>()) {}
 
 Room::~Room() {
   // Unloaded only when idle, or destroyed after its loop stopped: nothing is held; release
@@ -96,6 +98,7 @@ void Room::OnLoaded(Result<store::RoomSnapshot> result) {
     log_.Restore(std::move(normal), snap.evicted_normal_seq, std::move(priority),
                  snap.evicted_priority_seq, snap.head_seq);
     assigned_ = snap.head_seq;
+    moderation_->Restore(snap.moderation, WallNowMs());
   }
   LoadStepDone(true);
 }
@@ -156,7 +159,9 @@ void Room::Handle(Caller caller, Request request) {
                  [&](SendArgs& a) { DoSend(std::move(caller), std::move(a)); },
                  [&](LeaveArgs&) { DoLeave(caller); }, [&](OnlineArgs& a) { DoOnline(caller, a); },
                  [&](StatsArgs&) { DoStats(caller); },
-                 [&](VisitorsArgs& a) { DoVisitors(std::move(caller), a); }},
+                 [&](VisitorsArgs& a) { DoVisitors(std::move(caller), a); },
+                 [&](ModerateArgs& a) { DoModerate(std::move(caller), a); },
+                 [&](RetractArgs& a) { DoRetract(std::move(caller), a); }},
       request);
 }
 
@@ -169,6 +174,7 @@ uint64_t Room::Seen(const std::string& user, int64_t now_ms, int64_t wall_ms) {
 }
 
 void Room::DoJoin(const Caller& caller, const JoinArgs& args) {
+  if (auto refused = Refusal(caller.user, false)) return ReplyError(caller, *refused);
   Seen(caller.user, NowMs(), WallNowMs());
   auto messages = log_.Backlog(args.backlog);
   ResponseFields f;
@@ -199,6 +205,7 @@ bool Room::Sweep(int64_t now_ms, int64_t idle_unload_ms) {
     audience_.Online(published_->count, WallNowMs());  // a new day's peak starts at once
   }
   PruneSendBuckets(now_ms);
+  moderation_->Prune(WallNowMs());
   if (state_ != State::kReady || pending_io_ > 0 || held_count_ > 0 || !edges_->empty() ||
       !queued_.empty() || wake_scheduled_) {
     return false;

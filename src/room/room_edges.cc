@@ -4,6 +4,7 @@
 #include "chatroomd/room/room_host.h"
 #include "room/answers.h"
 #include "room/edge_subscriptions.h"
+#include "room/moderation.h"
 #include "room/room_online.h"
 
 namespace chatroomd::room {
@@ -40,7 +41,17 @@ void Room::OnEdgeReport(EdgeReport report) {
   const int64_t now = NowMs();
   last_activity_ms_ = now;
   const int64_t wall = report.polled.empty() ? 0 : WallNowMs();
-  for (const auto& user : report.polled) Seen(user, now, wall);
+  for (const auto& user : report.polled) {
+    // A kicked user's poll taken before the edge heard of the kick: the edge is told again,
+    // and answers it `kicked`.
+    if (moderation_->any_kicked()) {
+      if (auto until = moderation_->KickedUntil(user, wall)) {
+        edges_->Kick(id_, user, *until, report.edge);
+        continue;
+      }
+    }
+    Seen(user, now, wall);
+  }
   // Keeps a user online while the edge holds their poll; a user who left stays gone.
   for (const auto& user : report.still_held) online_->Refresh(UserHash(user), now);
   edges_->OnReport(report);

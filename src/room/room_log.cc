@@ -45,6 +45,17 @@ void RoomLog::Restore(std::vector<MessagePtr> normal, uint64_t evicted_normal_se
   head_ = head;
 }
 
+bool RoomLog::Remove(uint64_t seq) {
+  for (List* list : {&normal_, &priority_}) {
+    size_t i = FirstAfter(*list, seq - 1);
+    if (i < list->size() && (*list)[i]->seq == seq) {
+      list->erase(list->begin() + static_cast<std::ptrdiff_t>(i));
+      return true;
+    }
+  }
+  return false;
+}
+
 size_t RoomLog::FirstAfter(const List& list, uint64_t after) {
   auto it = std::upper_bound(list.begin(), list.end(), after,
                              [](uint64_t seq, const MessagePtr& m) { return seq < m->seq; });

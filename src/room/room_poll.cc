@@ -14,6 +14,7 @@
 namespace chatroomd::room {
 
 void Room::DoPoll(Caller caller, const PollArgs& args) {
+  if (auto refused = Refusal(caller.user, false)) return ReplyError(caller, *refused);
   const uint64_t user_hash = Seen(caller.user, NowMs(), WallNowMs());
   RefreshEdges();  // fullness (the online count they carry changes only when published)
   Cursor cursor = args.cursor.value_or(Cursor{log_.head(), log_.head()});

@@ -41,6 +41,7 @@ void Room::PruneSendBuckets(int64_t now_ms) {
 }
 
 void Room::DoSend(Caller caller, SendArgs args) {
+  if (auto refused = Refusal(caller.user, true)) return ReplyError(caller, *refused);
   if (caller.admin) return SendFrom(std::move(caller), std::move(args), true);
   const uint64_t hash = UserHash(caller.user);
   if (std::optional<bool> online = online_->IsOnline(hash)) {
@@ -128,11 +129,13 @@ void Room::OnDedupLookup(const std::string& key, Result<std::optional<uint64_t>>
   Accept(std::move(caller), std::move(args), key);
 }
 
-void Room::Accept(Caller caller, SendArgs args, std::optional<std::string> dedup_key) {
+void Room::Accept(Caller caller, SendArgs args, std::optional<std::string> dedup_key,
+                  uint64_t retract) {
   SharedRoomState& shared = host_.shared();
   if (shared.pending_writes.load(std::memory_order_relaxed) >=
       host_.settings().max_pending_writes) {
     Error busy = MakeError(ErrorCode::kOverloaded, "the store is behind; retry", 1);
+    if (retract) EndRetract(retract);
     if (dedup_key) {
       if (DedupEntry* e = dedup_->Find(*dedup_key)) {
         for (auto& r : e->repeats) ReplyError(r, busy);
@@ -158,21 +161,23 @@ void Room::Accept(Caller caller, SendArgs args, std::optional<std::string> dedup
   req->priority_count = priority_assigned_;
   req->created_ms = created_ms_;
   req->message = std::move(record);
+  if (retract) req->retract_seq = retract;
   ++pending_io_;
   shared.pending_writes.fetch_add(1, std::memory_order_relaxed);
   req->done_loop = &host_.loop();
   req->done = [this, caller = std::move(caller), message = std::move(message),
-               dedup_key = std::move(dedup_key)](Status s) mutable {
-    OnDurable(std::move(caller), std::move(message), std::move(dedup_key), std::move(s));
+               dedup_key = std::move(dedup_key), retract](Status s) mutable {
+    OnDurable(std::move(caller), std::move(message), std::move(dedup_key), retract, std::move(s));
   };
   host_.store().Submit(std::move(req));
 }
 
 void Room::OnDurable(Caller caller, MessagePtr message, std::optional<std::string> dedup_key,
-                     Status status) {
+                     uint64_t retract, Status status) {
   AssertOnHomeLoop();
   --pending_io_;
   host_.shared().pending_writes.fetch_sub(1, std::memory_order_relaxed);
+  if (retract) EndRetract(retract);
   DedupEntry* entry = dedup_key ? dedup_->Find(*dedup_key) : nullptr;
   if (!status.ok()) {
     // The seq was handed out but not stored. Later seqs may already be in flight, so the
@@ -186,9 +191,12 @@ void Room::OnDurable(Caller caller, MessagePtr message, std::optional<std::strin
     return;
   }
   uint64_t seq = message->seq;
+  // The retracted message leaves the log as its notice arrives, in one step: waiters and
+  // edges are answered from the log without it.
+  if (retract) log_.Remove(retract);
   log_.Append(std::move(message));
   host_.metrics().messages_accepted.fetch_add(1, std::memory_order_relaxed);
-  Reply(caller, SendAnswer(seq, false, caller.format));
+  Reply(caller, retract ? MakeEmptyWire(204) : SendAnswer(seq, false, caller.format));
   if (entry) {
     entry->stage = DedupEntry::Stage::kDone;
     entry->seq = seq;

@@ -36,6 +36,7 @@ room::RoomSettings SettingsFromConfig(const config::Config& c) {
   s.edge_max_groups = r.edge_max_groups();
   s.edge_report_delay_ms = r.edge_report_delay_ms();
   s.edge_idle_ms = r.edge_idle_ms();
+  s.max_moderated_users = r.max_moderated_users();
   const auto& p = c.presence();
   s.aggregation_period_ms = p.aggregation_period_ms();
   s.unique_exact_threshold = p.unique_exact_threshold();
@@ -251,6 +252,17 @@ void RoomService::Stats(const std::string& room_id, room::Caller caller) {
 
 void RoomService::Visitors(const std::string& room_id, room::Caller caller,
                            room::VisitorsArgs args) {
+  room::FrontEdge* edge = impl_->EdgeOf(caller);
+  Dispatch(room_id, std::move(caller), args, edge);
+}
+
+void RoomService::Moderate(const std::string& room_id, room::Caller caller,
+                           room::ModerateArgs args) {
+  room::FrontEdge* edge = impl_->EdgeOf(caller);
+  Dispatch(room_id, std::move(caller), std::move(args), edge);
+}
+
+void RoomService::Retract(const std::string& room_id, room::Caller caller, room::RetractArgs args) {
   room::FrontEdge* edge = impl_->EdgeOf(caller);
   Dispatch(room_id, std::move(caller), args, edge);
 }

@@ -76,26 +76,48 @@ rocksdb::Status BatchWriter::BuildWriteBatch(const Batch& batch, rocksdb::WriteB
   // One RoomMeta per room: the last request for a room wins, and a request whose created_ms is
   // 0 keeps the one given earlier in the batch or, failing that, the stored one.
   std::unordered_map<std::string_view, RoomMeta> metas;
-  int64_t now_ms = 0;  // read lazily: most messages carry their own time
+  int64_t now_ms = 0;  // read lazily: most messages carry their own time, most requests no lift
+  auto now = [&] {
+    if (now_ms == 0) now_ms = clock_();
+    return now_ms;
+  };
+  std::string until;
   for (const auto& request : batch) {
     for (const CounterRecord& c : request->counters) {
       rocksdb::Status s = out->Put(cfs_.counters, CounterKeyBytes(c.room, c.key), c.value);
       if (!s.ok()) return s;
     }
-    if (request->room.empty()) continue;  // counters only
+    for (const ModerationRecord& m : request->moderation) {
+      // Applied in order within the batch, so a later record for the same user wins.
+      const std::string key = ModerationKey(m.room, m.kind, m.user);
+      rocksdb::Status s;
+      if (IsModerationOver(m.until_ms, now())) {
+        s = out->Delete(cfs_.moderation, key);  // a lift
+      } else {
+        until.clear();
+        AppendTs(&until, m.until_ms);
+        s = out->Put(cfs_.moderation, key, until);
+      }
+      if (!s.ok()) return s;
+    }
+    if (request->room.empty()) continue;  // counters and moderation only
     RoomMeta& meta = metas[request->room];
     meta.set_head_seq(request->head_seq);
     meta.set_priority_count(request->priority_count);
     if (request->created_ms != 0) meta.set_created_ms(request->created_ms);
+    if (request->retract_seq) {
+      // Before the message below (the notice of the retraction), in the same batch: a reader
+      // sees the message or its notice, never both, never neither.
+      const std::string key = MessageKey(request->room, *request->retract_seq);
+      rocksdb::Status s = out->Delete(cfs_.messages, key);
+      if (s.ok()) s = out->Delete(cfs_.priority, key);
+      if (!s.ok()) return s;
+    }
     if (!request->message) continue;
 
     const MessageRecord& message = *request->message;
-    int64_t ts_ms = message.ts_ms;
-    if (ts_ms <= 0) {
-      // Without a time the message would expire at once; stamp it with the store's clock.
-      if (now_ms == 0) now_ms = clock_();
-      ts_ms = now_ms;
-    }
+    // Without a time the message would expire at once; stamp it with the store's clock.
+    const int64_t ts_ms = message.ts_ms > 0 ? message.ts_ms : now();
     const std::string key = MessageKey(request->room, message.seq);
     rocksdb::Status s = out->Put(cfs_.messages, key, EncodeMessageValue(ts_ms, message));
     if (s.ok() && message.priority) {

@@ -57,6 +57,21 @@ std::string DedupKey(std::string_view room, std::string_view sender,
   return key;
 }
 
+std::string ModerationKey(std::string_view room, char kind, std::string_view user) {
+  std::string key;
+  key.reserve(room.size() + 2 + user.size());
+  key.append(room);
+  key.push_back('\0');
+  key.push_back(kind);
+  key.append(user);
+  return key;
+}
+
+std::optional<ModerationKeyParts> ParseModerationKey(std::string_view key, size_t room_size) {
+  if (key.size() < room_size + 2 || key[room_size] != '\0') return std::nullopt;
+  return ModerationKeyParts{key[room_size + 1], key.substr(room_size + 2)};
+}
+
 void AppendTs(std::string* out, int64_t ts_ms) {
   auto v = static_cast<uint64_t>(ts_ms);
   for (size_t i = 0; i < kTsSize; ++i) out->push_back(static_cast<char>(v >> (8 * i)));

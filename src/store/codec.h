@@ -38,7 +38,21 @@ constexpr int64_t kHourCounterKeepMs = 48LL * 3600 * 1000;
 // does not parse is kept. The compaction filter and ReadCounters use this one rule.
 bool IsCounterExpired(std::string_view key, int64_t now_ms, int64_t day_keep_days);
 
-// The 8-byte little-endian time (ms) that starts every messages, priority and dedup value.
+// Key in the moderation column family: room '\0' kind user.
+std::string ModerationKey(std::string_view room, char kind, std::string_view user);
+// The kind and user of a moderation key of a room whose id is `room_size` bytes long (the
+// user views `key`).
+struct ModerationKeyParts {
+  char kind = 0;
+  std::string_view user;
+};
+std::optional<ModerationKeyParts> ParseModerationKey(std::string_view key, size_t room_size);
+// True when a moderation entry that runs until `until_ms` is no longer in force at `now_ms`.
+// The writer (a lift), the compaction filter and LoadRoom use this one rule.
+inline bool IsModerationOver(int64_t until_ms, int64_t now_ms) { return until_ms <= now_ms; }
+
+// The 8-byte little-endian time (ms) that starts every messages, priority and dedup value, and
+// is the whole of a moderation value (its until_ms).
 constexpr size_t kTsSize = 8;
 void AppendTs(std::string* out, int64_t ts_ms);
 std::optional<int64_t> ReadTs(std::string_view value);

@@ -14,6 +14,7 @@ inline constexpr char kPriorityCf[] = "priority";
 inline constexpr char kRoomsCf[] = "rooms";
 inline constexpr char kDedupCf[] = "dedup";
 inline constexpr char kCountersCf[] = "counters";
+inline constexpr char kModerationCf[] = "moderation";
 
 // Borrowed handles; the store owns them and destroys them before closing the DB.
 struct ColumnFamilies {
@@ -22,6 +23,7 @@ struct ColumnFamilies {
   rocksdb::ColumnFamilyHandle* rooms = nullptr;
   rocksdb::ColumnFamilyHandle* dedup = nullptr;
   rocksdb::ColumnFamilyHandle* counters = nullptr;
+  rocksdb::ColumnFamilyHandle* moderation = nullptr;
 };
 
 // Milliseconds since the Unix epoch. Called from writer, reader and RocksDB compaction

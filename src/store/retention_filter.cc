@@ -38,6 +38,21 @@ class CounterRetentionFilter : public rocksdb::CompactionFilter {
   int64_t day_keep_days_;
 };
 
+class ModerationFilter : public rocksdb::CompactionFilter {
+ public:
+  explicit ModerationFilter(int64_t now_ms) : now_ms_(now_ms) {}
+  bool Filter(int /*level*/, const rocksdb::Slice& /*key*/, const rocksdb::Slice& value,
+              std::string* /*new_value*/, bool* /*value_changed*/) const override {
+    auto until_ms = ReadTs(value.ToStringView());
+    // A value too short to hold a time is not ours to judge: keep it.
+    return until_ms && IsModerationOver(*until_ms, now_ms_);
+  }
+  const char* Name() const override { return "chatroomd.ModerationFilter"; }
+
+ private:
+  int64_t now_ms_;
+};
+
 }  // namespace
 
 std::unique_ptr<rocksdb::CompactionFilter> CounterRetentionFilterFactory::CreateCompactionFilter(
@@ -48,6 +63,11 @@ std::unique_ptr<rocksdb::CompactionFilter> CounterRetentionFilterFactory::Create
 std::unique_ptr<rocksdb::CompactionFilter> RetentionFilterFactory::CreateCompactionFilter(
     const rocksdb::CompactionFilter::Context& /*context*/) {
   return std::make_unique<RetentionFilter>(clock_(), ttl_ms_);
+}
+
+std::unique_ptr<rocksdb::CompactionFilter> ModerationFilterFactory::CreateCompactionFilter(
+    const rocksdb::CompactionFilter::Context& /*context*/) {
+  return std::make_unique<ModerationFilter>(clock_());
 }
 
 }  // namespace chatroomd::store

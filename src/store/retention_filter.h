@@ -44,4 +44,18 @@ class CounterRetentionFilterFactory : public rocksdb::CompactionFilterFactory {
   int64_t day_keep_days_;
 };
 
+// The moderation column family: drops an entry once it is no longer in force (its until_ms,
+// the whole value, is past: IsModerationOver in codec.h), so a mute or kick that simply runs
+// out needs no write to go away.
+class ModerationFilterFactory : public rocksdb::CompactionFilterFactory {
+ public:
+  explicit ModerationFilterFactory(Clock clock) : clock_(std::move(clock)) {}
+  std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(
+      const rocksdb::CompactionFilter::Context& context) override;
+  const char* Name() const override { return "chatroomd.ModerationFilterFactory"; }
+
+ private:
+  Clock clock_;
+};
+
 }  // namespace chatroomd::store

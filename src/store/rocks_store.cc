@@ -129,6 +129,10 @@ Status RocksStore::OpenDb() {
   counters_cf.compaction_filter_factory =
       std::make_shared<CounterRetentionFilterFactory>(clock_, options_.audience_retention_days);
   counters_cf.periodic_compaction_seconds = 24 * 3600;  // old hours go within a day or so
+  // Mutes and kicks: a few bytes per entry, scanned once per room load.
+  rocksdb::ColumnFamilyOptions moderation_cf = cf_options(kIndexWriteBuffer, false);
+  moderation_cf.compaction_filter_factory = std::make_shared<ModerationFilterFactory>(clock_);
+  moderation_cf.periodic_compaction_seconds = 24 * 3600;  // entries past their end go in a day
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, default_cf},
@@ -137,6 +141,7 @@ Status RocksStore::OpenDb() {
       {kRoomsCf, rooms_cf},
       {kDedupCf, dedup_cf},
       {kCountersCf, counters_cf},
+      {kModerationCf, moderation_cf},
   };
   // RocksDB refuses to open a DB without naming every column family in it. Others may be
   // added by later versions (counters, say): open those with defaults rather than fail.
@@ -158,6 +163,7 @@ Status RocksStore::OpenDb() {
   cfs_.rooms = Handle(kRoomsCf);
   cfs_.dedup = Handle(kDedupCf);
   cfs_.counters = Handle(kCountersCf);
+  cfs_.moderation = Handle(kModerationCf);
 
   reader_ =
       std::make_unique<StoreReader>(db_.get(), cfs_, clock_, options_.retention_ms,
@@ -218,6 +224,17 @@ void RocksStore::History(std::string room, std::optional<uint64_t> before, uint3
                                 done = std::move(done)]() mutable {
     Complete<R>(done_loop, std::move(done), reader_->History(room, before, limit));
   });
+  Leave();
+}
+
+void RocksStore::ReadMessage(std::string room, uint64_t seq, Loop* done_loop,
+                             std::function<void(Result<std::optional<MessageRecord>>)> done) {
+  using R = Result<std::optional<MessageRecord>>;
+  if (!Enter()) return Complete<R>(done_loop, std::move(done), ClosedError());
+  boost::asio::post(
+      *readers_, [this, room = std::move(room), seq, done_loop, done = std::move(done)]() mutable {
+        Complete<R>(done_loop, std::move(done), reader_->ReadMessage(room, seq));
+      });
   Leave();
 }
 

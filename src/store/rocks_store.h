@@ -34,6 +34,8 @@ class RocksStore final : public Store {
                 std::function<void(Result<RoomSnapshot>)> done) override;
   void History(std::string room, std::optional<uint64_t> before, uint32_t limit, Loop* done_loop,
                std::function<void(Result<HistoryPage>)> done) override;
+  void ReadMessage(std::string room, uint64_t seq, Loop* done_loop,
+                   std::function<void(Result<std::optional<MessageRecord>>)> done) override;
   void PriorityAfter(std::string room, uint64_t after, uint32_t limit, Loop* done_loop,
                      std::function<void(Result<std::vector<MessageRecord>>)> done) override;
   void LookupDedup(std::string room, std::string sender, std::string client_msg_id, Loop* done_loop,

@@ -103,6 +103,14 @@ Result<RoomSnapshot> StoreReader::LoadRoom(const std::string& room, uint32_t win
   options.snapshot = snapshot.snapshot();
 
   RoomSnapshot out;
+  const int64_t now_ms = clock_();
+  // Read for a room that does not exist too: moderation records may be written without the
+  // room's meta (a request with an empty room), and a room created after this load must not
+  // come up without them.
+  auto moderation = ReadModeration(options, room, now_ms);
+  if (!moderation.ok()) return moderation.take_error();
+  out.moderation = std::move(moderation).value();
+
   auto meta = ReadMeta(options, room);
   if (!meta.ok()) return meta.take_error();
   if (!meta.value()) return out;
@@ -116,7 +124,6 @@ Result<RoomSnapshot> StoreReader::LoadRoom(const std::string& room, uint32_t win
     if (!counted.ok()) return counted.take_error();
     out.priority_count = counted.value();
   }
-  const int64_t now_ms = clock_();
 
   {
     // Newest normal messages: walk messages backward, stepping over priority ones.
@@ -172,6 +179,24 @@ Result<RoomSnapshot> StoreReader::LoadRoom(const std::string& room, uint32_t win
   return out;
 }
 
+Result<std::vector<ModerationRecord>> StoreReader::ReadModeration(
+    const rocksdb::ReadOptions& options, const std::string& room, int64_t now_ms) const {
+  // Entries past their until_ms are skipped, not stopped at: they are in key (user) order, not
+  // time order. The compaction filter keeps their number down.
+  BoundedIterator it(db_, cfs_.moderation, options, RoomKeysBegin(room), RoomKeysEnd(room));
+  std::vector<ModerationRecord> out;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto until_ms = ReadTs(it->value().ToStringView());
+    if (!until_ms) return CorruptError("moderation value");
+    if (IsModerationOver(*until_ms, now_ms)) continue;
+    auto parts = ParseModerationKey(it->key().ToStringView(), room.size());
+    if (!parts) return CorruptError("moderation key");
+    out.push_back(ModerationRecord{room, parts->kind, std::string(parts->user), *until_ms});
+  }
+  if (!it->status().ok()) return StoreError("scan moderation", it->status());
+  return out;
+}
+
 Result<HistoryPage> StoreReader::History(const std::string& room, std::optional<uint64_t> before,
                                          uint32_t limit) const {
   rocksdb::ManagedSnapshot snapshot(db_);
@@ -207,6 +232,22 @@ Result<HistoryPage> StoreReader::History(const std::string& room, std::optional<
   if (!it->status().ok()) return StoreError("scan history", it->status());
   std::reverse(page.messages.begin(), page.messages.end());
   return page;
+}
+
+Result<std::optional<MessageRecord>> StoreReader::ReadMessage(const std::string& room,
+                                                              uint64_t seq) const {
+  using R = std::optional<MessageRecord>;
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cfs_.messages, MessageKey(room, seq), &value);
+  if (s.IsNotFound()) return R();
+  if (!s.ok()) return StoreError("read message", s);
+  auto ts = ReadTs(value.ToStringView());
+  if (!ts) return CorruptError("message value");
+  if (IsExpired(*ts, clock_(), retention_ms_)) return R();
+  auto record = DecodeMessageValue(value.ToStringView());
+  if (!record.ok()) return record.take_error();
+  return R(std::move(record).value());
 }
 
 Result<std::vector<MessageRecord>> StoreReader::PriorityAfter(const std::string& room,

@@ -38,6 +38,7 @@ class StoreReader {
                                 uint32_t priority_size) const;
   Result<HistoryPage> History(const std::string& room, std::optional<uint64_t> before,
                               uint32_t limit) const;
+  Result<std::optional<MessageRecord>> ReadMessage(const std::string& room, uint64_t seq) const;
   Result<std::vector<MessageRecord>> PriorityAfter(const std::string& room, uint64_t after,
                                                    uint32_t limit) const;
   Result<std::optional<uint64_t>> LookupDedup(const std::string& room, const std::string& sender,
@@ -57,6 +58,10 @@ class StoreReader {
                                  const std::string& room) const;
   Result<std::optional<Meta>> ReadMeta(const rocksdb::ReadOptions& options,
                                        const std::string& room) const;
+  // The room's moderation entries still in force, scanned from the snapshot of `options`.
+  Result<std::vector<ModerationRecord>> ReadModeration(const rocksdb::ReadOptions& options,
+                                                       const std::string& room,
+                                                       int64_t now_ms) const;
   // The messages with these seqs (ascending), skipping any missing or expired.
   Result<std::vector<MessageRecord>> ReadMessages(const rocksdb::ReadOptions& options,
                                                   const std::string& room,

@@ -172,6 +172,48 @@ TEST_F(JwtAuthTest, TheTokenCommandsTokensAreAcceptedWithTheirRights) {
   EXPECT_EQ(alice.HistoryAll(room).size(), 3u);
 }
 
+TEST_F(JwtAuthTest, ModerationNeedsAdminRightsAndARetractionTheSenderOrAnAdmin) {
+  const std::string room = UniqueRoom();
+  User alice(port(), "alice"), bob(port(), "bob"), boss(port(), "boss");
+  alice.set_token(Token("--user alice --jwt-secret-file " + SecretFile()));
+  bob.set_token(Token("--user bob --jwt-secret-file " + SecretFile()));
+  boss.set_token(Token("--user boss --admin --jwt-secret-file " + SecretFile()));
+  ASSERT_TRUE(alice.Join(room).ok);
+  ASSERT_TRUE(bob.Join(room).ok);
+  const uint64_t a1 = alice.Say(room, "mine"), a2 = alice.Say(room, "also mine");
+  const uint64_t b1 = bob.Say(room, "bob's");
+  ASSERT_GT(b1, 0u);
+
+  for (const char* action : {"mute", "kick"}) {
+    Response r = alice.client().Request("POST", "/v1/admin/rooms/" + room + "/" + action,
+                                        R"({"user":"bob","seconds":60})", alice.Auth());
+    EXPECT_TRUE(IsError(r, 403, "forbidden")) << action << ": " << r;
+  }
+  EXPECT_GT(bob.Say(room, "not muted"), 0u) << "the refused mute changed nothing";
+  auto retract = [&](User& u, uint64_t seq) {
+    return u.client().Request("DELETE", "/v1/rooms/" + room + "/messages/" + std::to_string(seq),
+                              {}, u.Auth());
+  };
+  EXPECT_TRUE(IsError(retract(bob, a1), 403, "forbidden")) << "not his message";
+  EXPECT_EQ(retract(alice, a1).status, 204) << "her own";
+  EXPECT_EQ(retract(boss, b1).status, 204) << "an admin, anyone's";
+  Client anonymous(port());
+  EXPECT_TRUE(
+      IsError(anonymous.Request("DELETE", "/v1/rooms/" + room + "/messages/" + std::to_string(a2)),
+              401, "unauthorized"));
+  EXPECT_EQ(boss.client()
+                .Request("POST", "/v1/admin/rooms/" + room + "/mute",
+                         R"({"user":"bob","seconds":60})", boss.Auth())
+                .status,
+            204);
+  EXPECT_TRUE(IsError(bob.SendRaw(room, R"({"body":"hi"})"), 403, "muted"));
+  std::vector<uint64_t> seqs;
+  for (const auto& m : boss.HistoryAll(room)) {
+    if (m.type != "retract") seqs.push_back(m.seq);
+  }
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{a2, b1 + 1}));
+}
+
 TEST_F(JwtAuthTest, EveryBadTokenIs401AndChangesNothing) {
   const std::string room = UniqueRoom();
   User alice(port(), "alice");

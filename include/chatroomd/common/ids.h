@@ -12,6 +12,9 @@ bool IsValidRoomId(std::string_view id);
 bool IsValidUserId(std::string_view id);
 // [a-z0-9_.-]{1,32}
 bool IsValidMessageType(std::string_view type);
+// The type of the notice a room appends when a message is retracted (its body: the seq).
+// Reserved: no client may send a message of this type.
+inline constexpr std::string_view kRetractType = "retract";
 // Well-formed UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF).
 bool IsValidUtf8(std::string_view text);
 

@@ -128,9 +128,23 @@ struct VisitorsArgs {
   uint32_t to_day = 0;
 };
 
+// POST /v1/admin/rooms/{room}/mute and /kick (admin): `user` is muted or kicked for
+// `seconds`; 0 lifts a mute or kick in force.
+struct ModerateArgs {
+  enum class Kind : uint8_t { kMute, kKick };
+  Kind kind = Kind::kMute;
+  std::string user;
+  uint32_t seconds = 0;
+};
+
+// DELETE /v1/rooms/{room}/messages/{seq}: by the message's sender or an admin.
+struct RetractArgs {
+  uint64_t seq = 0;
+};
+
 // A request for a room, as queued while the room loads.
-using Request =
-    std::variant<JoinArgs, PollArgs, SendArgs, LeaveArgs, OnlineArgs, StatsArgs, VisitorsArgs>;
+using Request = std::variant<JoinArgs, PollArgs, SendArgs, LeaveArgs, OnlineArgs, StatsArgs,
+                             VisitorsArgs, ModerateArgs, RetractArgs>;
 
 struct HistoryArgs {
   std::optional<uint64_t> before;  // nullopt: from the head

@@ -70,6 +70,10 @@ class Edge {
   virtual void Grew(const std::string& room, const EdgeState& state, EdgeResponses responses) = 0;
   // The online count or `full` changed.
   virtual void Changed(const std::string& room, const EdgeState& state) = 0;
+  // `user` is kicked from the room until `until_ms` (wall clock): their polls held here are
+  // answered 403 `kicked`, and until then their polls go to the room (which refuses them).
+  virtual void Kicked(const std::string& room, uint64_t gen, const std::string& user,
+                      int64_t until_ms) = 0;
 };
 
 // What an edge tells a room, once per loop turn in which something happened.

@@ -42,6 +42,8 @@ class FrontEdge final : public Edge {
                   bool fresh) override;
   void Grew(const std::string& room, const EdgeState& state, EdgeResponses responses) override;
   void Changed(const std::string& room, const EdgeState& state) override;
+  void Kicked(const std::string& room, uint64_t gen, const std::string& user,
+              int64_t until_ms) override;
 
   // Starts the periodic upkeep (on the loop).
   void Start();
@@ -71,6 +73,8 @@ class FrontEdge final : public Edge {
   void Expire(EdgeWait& w);
   WirePtr TimeoutResponse(const EdgeRoom& r, BodyFormat format) const;
   void MarkDirty(EdgeRoom& r);
+  // `user` is kicked from `r` now (an entry that has ended is dropped).
+  static bool IsKicked(EdgeRoom& r, const std::string& user);
   void ArmSweep();
   void Sweep();
 

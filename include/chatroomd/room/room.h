@@ -6,7 +6,8 @@
 // Where each concern lives: room.cc (load, admission, join, leave, upkeep), room_send.cc
 // (send with idempotency keys), room_poll.cc (poll, hold, wake), room_edges.cc (edges),
 // room_presence.cc (the published online count, /online, /stats, /visitors, the audience
-// counters), answers.cc (the responses), presence/ (the online table, unique viewers).
+// counters), room_moderation.cc (mute, kick, retract), answers.cc (the responses), presence/ (the
+// online table, unique viewers).
 #pragma once
 
 #include <boost/intrusive/list.hpp>
@@ -33,6 +34,7 @@ class DedupKeys;          // room/dedup_keys.h
 class EdgeSubscriptions;  // room/edge_subscriptions.h
 class AnswerCache;        // room/answers.h
 class RoomOnline;         // room/room_online.h
+class Moderation;         // room/moderation.h
 
 class Room {
  public:
@@ -113,9 +115,22 @@ class Room {
   // The rest of a send, once it is known whether the sender is online.
   void SendFrom(Caller caller, SendArgs args, bool online);
   void OnDedupLookup(const std::string& key, Result<std::optional<uint64_t>> found);
-  void Accept(Caller caller, SendArgs args, std::optional<std::string> dedup_key);
+  // Stores the message; `retract`: the seq it is the retraction notice of (removed with it).
+  void Accept(Caller caller, SendArgs args, std::optional<std::string> dedup_key,
+              uint64_t retract = 0);
   void OnDurable(Caller caller, MessagePtr message, std::optional<std::string> dedup_key,
-                 Status status);
+                 uint64_t retract, Status status);
+
+  // room_moderation.cc
+  // Why `user` may not join, poll or (with `sending`) send here now, if they may not.
+  std::optional<Error> Refusal(const std::string& user, bool sending) const;
+  void DoModerate(Caller caller, const ModerateArgs& args);
+  void OnModerated(const Caller& caller, const store::ModerationRecord& record, Status status);
+  // The user is offline at once and their held polls, here and at the edges, answer `kicked`.
+  void Kick(const std::string& user, int64_t until_ms);
+  void DoRetract(Caller caller, const RetractArgs& args);
+  void OnRetractRead(Caller caller, uint64_t seq, Result<std::optional<store::MessageRecord>> r);
+  void EndRetract(uint64_t seq);
 
   // room_poll.cc
   void DoPoll(Caller caller, const PollArgs& args);
@@ -183,6 +198,8 @@ class Room {
   std::unordered_map<uint64_t, SendBucket> send_buckets_;
   std::unique_ptr<DedupKeys> dedup_;
   std::unique_ptr<EdgeSubscriptions> edges_;
+  std::unique_ptr<Moderation> moderation_;
+  std::vector<uint64_t> retracting_;  // seqs whose retraction is under way
 };
 
 }  // namespace chatroomd::room

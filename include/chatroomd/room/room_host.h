@@ -40,6 +40,8 @@ struct RoomSettings {
   uint32_t send_rate_per_s = 10;
   uint32_t send_burst = 20;
   uint32_t max_pending_writes = 100000;
+  // Mutes (and as many kicks) a room keeps in force at once.
+  uint32_t max_moderated_users = 10000;
   uint32_t edge_max_groups = 16;
   uint32_t edge_report_delay_ms = 10;
   uint32_t edge_idle_ms = 5000;

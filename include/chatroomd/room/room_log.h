@@ -28,6 +28,9 @@ class RoomLog {
 
   // Messages must arrive in increasing seq order.
   void Append(MessagePtr message);
+  // Takes message `seq` out (a retraction); the head and the evicted seqs stay as they are.
+  // False when it is not held here.
+  bool Remove(uint64_t seq);
   // Rebuild after a restart: messages ascending; the evicted seqs say what came before.
   void Restore(std::vector<MessagePtr> normal, uint64_t evicted_normal_seq,
                std::vector<MessagePtr> priority, uint64_t evicted_priority_seq, uint64_t head);

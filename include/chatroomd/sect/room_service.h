@@ -64,6 +64,9 @@ class RoomService {
   void Online(const std::string& room_id, room::Caller caller, room::OnlineArgs args);
   void Stats(const std::string& room_id, room::Caller caller);
   void Visitors(const std::string& room_id, room::Caller caller, room::VisitorsArgs args);
+  // Mute or kick (the caller is an admin), and retract.
+  void Moderate(const std::string& room_id, room::Caller caller, room::ModerateArgs args);
+  void Retract(const std::string& room_id, room::Caller caller, room::RetractArgs args);
   // The client no longer waits for poll `serial` of room `room_id`.
   void CancelPoll(const std::string& room_id, room::ClientPtr client, uint64_t serial);
 

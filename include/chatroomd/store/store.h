@@ -7,9 +7,11 @@
 //   dedup     key = room '\0' sender '\0' client_msg_id   value = ts_ms(8, LE) + varint seq
 //   counters  key = room '\0' kind(1) period(4, big-endian)  value = store.AudienceCounter
 //             (kind 'd': a UTC day, 'h': an hour; presence/room_audience.h)
+//   moderation key = room '\0' kind(1) user          value = until_ms(8, LE)
+//             (kind 'm': muted, 'k': kicked; an entry is in force while until_ms > now)
 // Retention: a compaction filter drops messages/priority entries older than the retention and
-// dedup entries older than the dedup window; reads filter by the same clock, so an expired
-// message is never returned even before compaction has removed it.
+// dedup entries older than the dedup window, moderation entries past their until_ms; reads filter
+// by the same clock, so an expired message is never returned even before compaction has removed it.
 //
 // Threads: writes go through Submit() into a lock-free queue drained by one writer thread that
 // folds everything waiting into one WriteBatch (group commit) and calls the completion of each
@@ -78,6 +80,18 @@ struct CounterRecord {
   std::string value;
 };
 
+// A room's moderation entry (room/moderation.h): `user` is muted or kicked until `until_ms`
+// (wall clock, ms since the Unix epoch). Written with until_ms <= the store's clock, it lifts
+// the entry (deletes it).
+struct ModerationRecord {
+  static constexpr char kMuted = 'm';
+  static constexpr char kKicked = 'k';
+  std::string room;
+  char kind = kMuted;
+  std::string user;
+  int64_t until_ms = 0;
+};
+
 // One durable change to a room, applied atomically with everything else in its batch.
 struct WriteRequest {
   std::string room;
@@ -90,9 +104,13 @@ struct WriteRequest {
   uint64_t priority_count = 0;
   // Stored with its ts_ms as the retention time (the store's clock when ts_ms <= 0).
   std::optional<MessageRecord> message;
-  // Audience counters written in the same batch (of any rooms). A request whose `room` is
-  // empty writes only these.
+  // Audience counters and moderation entries written in the same batch (of any rooms). A
+  // request whose `room` is empty writes only these.
   std::vector<CounterRecord> counters;
+  std::vector<ModerationRecord> moderation;
+  // A message of `room` removed (from messages and the priority index) in the same batch as
+  // `message`, the notice of its retraction. Removing a seq that is not stored is no error.
+  std::optional<uint64_t> retract_seq;
   // Called once the batch holding this request is durable, or failed: posted to `done_loop`,
   // or on the writer thread when it is null.
   std::function<void(Status)> done;
@@ -115,6 +133,8 @@ struct RoomSnapshot {
   std::vector<MessageRecord> priority;
   // The largest seq of a priority message older than `priority` (still retained), 0 if none.
   uint64_t evicted_priority_seq = 0;
+  // The room's moderation entries still in force (until_ms > the store's clock), any order.
+  std::vector<ModerationRecord> moderation;
 };
 
 struct HistoryPage {
@@ -172,6 +192,10 @@ class Store {
   // returned ascending.
   virtual void History(std::string room, std::optional<uint64_t> before, uint32_t limit,
                        Loop* done_loop, std::function<void(Result<HistoryPage>)> done) = 0;
+  // The message `seq` of `room`; nullopt when it is not stored (never was, retracted, or past
+  // the retention).
+  virtual void ReadMessage(std::string room, uint64_t seq, Loop* done_loop,
+                           std::function<void(Result<std::optional<MessageRecord>>)> done) = 0;
   // Priority messages with seq > after, oldest first, at most `limit`.
   virtual void PriorityAfter(std::string room, uint64_t after, uint32_t limit, Loop* done_loop,
                              std::function<void(Result<std::vector<MessageRecord>>)> done) = 0;

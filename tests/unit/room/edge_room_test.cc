@@ -35,9 +35,11 @@ using namespace std::chrono_literals;
 
 // What the room told the fake edge.
 struct EdgeEvent {
-  enum Kind { kSubscribed, kGrew, kChanged } kind = kSubscribed;
+  enum Kind { kSubscribed, kGrew, kChanged, kKicked } kind = kSubscribed;
   std::string room;
   EdgeState state;
+  std::string user;  // kKicked
+  int64_t until_ms = 0;
   std::vector<EdgeGroup> groups;
   bool fresh = false;
   EdgeResponses responses;
@@ -70,6 +72,16 @@ class FakeEdge : public Edge {
     e.kind = EdgeEvent::kChanged;
     e.room = room;
     e.state = state;
+    Push(std::move(e));
+  }
+  void Kicked(const std::string& room, uint64_t gen, const std::string& user,
+              int64_t until_ms) override {
+    EdgeEvent e;
+    e.kind = EdgeEvent::kKicked;
+    e.room = room;
+    e.state.gen = gen;
+    e.user = user;
+    e.until_ms = until_ms;
     Push(std::move(e));
   }
 

@@ -64,6 +64,10 @@ class GatedStore : public store::Store {
                std::function<void(Result<store::HistoryPage>)> done) override {
     real_.History(std::move(room), before, limit, done_loop, std::move(done));
   }
+  void ReadMessage(std::string room, uint64_t seq, Loop* done_loop,
+                   std::function<void(Result<std::optional<store::MessageRecord>>)> done) override {
+    real_.ReadMessage(std::move(room), seq, done_loop, std::move(done));
+  }
   void PriorityAfter(std::string room, uint64_t after, uint32_t limit, Loop* done_loop,
                      std::function<void(Result<std::vector<store::MessageRecord>>)> done) override {
     using R = Result<std::vector<store::MessageRecord>>;

@@ -579,5 +579,23 @@ TEST(RoomLogTest, HasUnreadMatchesRead) {
   }
 }
 
+TEST(RoomLogTest, RemoveTakesOneMessageOutOfEitherList) {
+  RoomLog log(10, 10);
+  for (uint64_t s = 1; s <= 6; ++s) log.Append(Msg(s, s % 3 == 0));  // 3 and 6 priority
+  EXPECT_TRUE(log.Remove(2));
+  EXPECT_TRUE(log.Remove(3));
+  EXPECT_FALSE(log.Remove(3)) << "already gone";
+  EXPECT_FALSE(log.Remove(7)) << "past the head";
+  EXPECT_FALSE(log.Remove(0));
+  EXPECT_EQ(log.head(), 6u);
+  EXPECT_EQ(Seqs(log.Read({0, 0}, 100)), (std::vector<uint64_t>{6, 1, 4, 5}));
+  EXPECT_EQ(Seqs(log.Backlog(10)), (std::vector<uint64_t>{6, 1, 4, 5}));
+  // A cursor past the removed ones reads the same as before.
+  EXPECT_EQ(Seqs(log.Read({2, 3}, 100)), (std::vector<uint64_t>{6, 4, 5}));
+  EXPECT_FALSE(log.HasUnread({6, 6}));
+  EXPECT_TRUE(log.Remove(6));
+  EXPECT_FALSE(log.HasUnread({5, 3})) << "only the removed priority message was unread";
+}
+
 }  // namespace
 }  // namespace chatroomd::room

@@ -77,5 +77,24 @@ TEST(CodecTest, CounterKeysAndTheirKeepTimes) {
   EXPECT_FALSE(IsCounterExpired(MessageKey("room", 7), int64_t{1} << 60, 1));
 }
 
+TEST(CodecTest, ModerationKeysAndTheirEnd) {
+  const std::string key = ModerationKey("room", ModerationRecord::kKicked, "bob");
+  EXPECT_EQ(key, std::string("room\0kbob", 9));
+  auto parts = ParseModerationKey(key, 4);
+  ASSERT_TRUE(parts.has_value());
+  EXPECT_EQ(parts->kind, 'k');
+  EXPECT_EQ(parts->user, "bob");
+  EXPECT_EQ(ParseModerationKey(key, 3), std::nullopt) << "another room's length";
+  EXPECT_EQ(ParseModerationKey("room", 4), std::nullopt) << "no kind";
+  // Within the room's range; a room whose id extends ours sorts outside it.
+  EXPECT_LE(RoomKeysBegin("a"), ModerationKey("a", 'm', ""));
+  EXPECT_LT(ModerationKey("a", 'm', "\xff\xff"), RoomKeysEnd("a"));
+  EXPECT_GE(ModerationKey("a:b", 'm', "bob"), RoomKeysEnd("a"));
+  // In force while until_ms > now.
+  EXPECT_FALSE(IsModerationOver(1001, 1000));
+  EXPECT_TRUE(IsModerationOver(1000, 1000));
+  EXPECT_TRUE(IsModerationOver(0, 1000));
+}
+
 }  // namespace
 }  // namespace chatroomd::store

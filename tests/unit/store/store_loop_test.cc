@@ -2,7 +2,7 @@
 // runs on that loop (posted there); with no loop it runs on a store thread, never on the
 // caller's loop. After Close() a call still completes, with kInternal, on the loop it named (or
 // at once on the caller's thread when it named none). Each of Submit (WriteRequest::done_loop),
-// LoadRoom, History, PriorityAfter and LookupDedup, against a real RocksDB.
+// LoadRoom, History, ReadMessage, PriorityAfter and LookupDedup, against a real RocksDB.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -38,6 +38,7 @@ uint64_t Summary(const RoomSnapshot& s) { return s.exists ? s.head_seq : 0; }
 uint64_t Summary(const HistoryPage& p) { return p.messages.size(); }
 uint64_t Summary(const std::vector<MessageRecord>& v) { return v.size(); }
 uint64_t Summary(const std::optional<uint64_t>& seq) { return seq.value_or(0); }
+uint64_t Summary(const std::optional<MessageRecord>& m) { return m ? m->seq : 0; }
 
 template <typename R>
 std::function<void(R)> Recorder(Loop* named, std::function<void(Seen)> report) {
@@ -83,6 +84,11 @@ std::vector<Op> Ops() {
        [](Store& s, Loop* loop, std::function<void(Seen)> report) {
          s.History("r", std::nullopt, 10, loop,
                    Recorder<Result<HistoryPage>>(loop, std::move(report)));
+       }},
+      {"ReadMessage", 1,
+       [](Store& s, Loop* loop, std::function<void(Seen)> report) {
+         s.ReadMessage("r", 1, loop,
+                       Recorder<Result<std::optional<MessageRecord>>>(loop, std::move(report)));
        }},
       {"PriorityAfter", 1,
        [](Store& s, Loop* loop, std::function<void(Seen)> report) {
