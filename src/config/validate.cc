@@ -203,7 +203,8 @@ void CheckMain(const Config& main, const Node& root, const ValueSources& sources
                {RoomConfig::kEdgeReportDelayMsFieldNumber, 1, 1000},
                {RoomConfig::kEdgeIdleMsFieldNumber, 100, 3600000},
                {RoomConfig::kMaxModeratedUsersFieldNumber, 1, 10000000},
-               {RoomConfig::kMaxModerationSecondsFieldNumber, 1, 315360000}},
+               {RoomConfig::kMaxModerationSecondsFieldNumber, 1, 315360000},
+               {RoomConfig::kMaxMemoryMbFieldNumber, 1, 16777216}},
               problems);
   if (room.max_message_bytes() > main.http().max_body_bytes()) {
     // Point at whichever of the two the operator actually wrote.

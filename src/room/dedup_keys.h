@@ -55,6 +55,7 @@ class DedupKeys {
     return e;
   }
   void Erase(const std::string& key) { map_.erase(key); }
+  size_t size() const { return map_.size(); }
 
   // `key` is being written or is settled: remember it in order, and forget the oldest settled
   // keys past `max_entries` or the window.

@@ -28,6 +28,7 @@ class Moderation {
   }
   bool any_kicked() const { return !kicked_.empty(); }
   bool any_muted() const { return !muted_.empty(); }
+  size_t size() const { return muted_.size() + kicked_.size(); }
 
   // Whether one more entry of `kind` (store::ModerationRecord) for a user without one fits
   // under `max_entries`, once the entries that have ended are dropped.

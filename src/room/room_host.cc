@@ -43,16 +43,14 @@ RoomHost::RoomHost(Loop& loop, store::Store& store, std::shared_ptr<const RoomSe
 RoomHost::~RoomHost() {
   // Rooms first, while what they report to (the presence figures) still stands.
   rooms_.clear();
+  shared_.room_bytes.fetch_sub(room_bytes_, std::memory_order_relaxed);
 }
 
 void RoomHost::Post(std::string room_id, Caller caller, Request request) {
   Loop::Send(loop_, [this, room_id = std::move(room_id), caller = std::move(caller),
                      request = std::move(request)]() mutable {
     Room* room = Get(room_id);
-    // Past rooms.max_rooms the host has no room for it.
-    if (!room) {
-      return ReplyError(caller, MakeError(ErrorCode::kOverloaded, "too many rooms loaded", 1));
-    }
+    if (!room) return ReplyError(caller, Full().value_or(MakeError(ErrorCode::kInternal, "")));
     room->Handle(std::move(caller), std::move(request));
   });
 }
@@ -85,12 +83,23 @@ Room* RoomHost::Get(const std::string& room_id) {
   AssertOnLoop();
   auto it = rooms_.find(room_id);
   if (it != rooms_.end()) return it->second.get();
-  if (rooms_.size() >= settings_->max_rooms) return nullptr;
+  if (Full()) return nullptr;
   auto room = std::make_unique<Room>(*this, room_id);
   Room* raw = room.get();
   rooms_.emplace(room_id, std::move(room));
   raw->Load();
   return raw;
+}
+
+std::optional<Error> RoomHost::Full() const {
+  if (rooms_.size() >= settings_->max_rooms) {
+    return MakeError(ErrorCode::kOverloaded, "too many rooms loaded", 1);
+  }
+  if (shared_.room_bytes.load(std::memory_order_relaxed) >=
+      static_cast<int64_t>(settings_->max_room_bytes)) {
+    return MakeError(ErrorCode::kOverloaded, "the rooms' memory is full (rooms.max_memory_mb)", 5);
+  }
+  return std::nullopt;
 }
 
 Room* RoomHost::Find(const std::string& room_id) {
@@ -127,6 +136,7 @@ void RoomHost::Sweep(int64_t now_ms) {
   SweepParts(now_ms);
   int64_t estimated = 0;
   int64_t spread = 0;
+  int64_t bytes = 0;
   for (auto it = rooms_.begin(); it != rooms_.end();) {
     Room& room = *it->second;
     if (room.Sweep(now_ms, idle)) {
@@ -135,9 +145,12 @@ void RoomHost::Sweep(int64_t now_ms) {
     } else {
       estimated += room.unique_estimated() ? 1 : 0;
       spread += room.online_spread() ? 1 : 0;
+      bytes += static_cast<int64_t>(room.memory_bytes());
       ++it;
     }
   }
+  shared_.room_bytes.fetch_add(bytes - room_bytes_, std::memory_order_relaxed);
+  room_bytes_ = bytes;
   presence_.rooms_estimated.store(estimated, std::memory_order_relaxed);
   presence_.rooms_spread.store(spread, std::memory_order_relaxed);
   if (now_ms - last_flush_ms_ >= settings_->counters_flush_ms) {

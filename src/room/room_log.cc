@@ -8,19 +8,27 @@ namespace chatroomd::room {
 RoomLog::RoomLog(uint32_t window_size, uint32_t priority_size)
     : window_size_(window_size), priority_size_(priority_size) {}
 
+size_t RoomLog::MessageBytes(const EncodedMessage& m) {
+  // The message, its two encodings, the shared_ptr's control block and the deque's slot.
+  return sizeof(EncodedMessage) + m.json.capacity() + m.proto.capacity() + 32;
+}
+
 void RoomLog::Append(MessagePtr message) {
   assert(message->seq > head_);
   head_ = message->seq;
+  bytes_ += MessageBytes(*message);
   if (message->priority) {
     priority_.push_back(std::move(message));
     if (priority_.size() > priority_size_) {
       evicted_priority_ = priority_.front()->seq;
+      bytes_ -= MessageBytes(*priority_.front());
       priority_.pop_front();
     }
   } else {
     normal_.push_back(std::move(message));
     if (normal_.size() > window_size_) {
       evicted_normal_ = normal_.front()->seq;
+      bytes_ -= MessageBytes(*normal_.front());
       normal_.pop_front();
     }
   }
@@ -43,12 +51,16 @@ void RoomLog::Restore(std::vector<MessagePtr> normal, uint64_t evicted_normal_se
     priority_.pop_front();
   }
   head_ = head;
+  bytes_ = 0;
+  for (const auto& m : normal_) bytes_ += MessageBytes(*m);
+  for (const auto& m : priority_) bytes_ += MessageBytes(*m);
 }
 
 bool RoomLog::Remove(uint64_t seq) {
   for (List* list : {&normal_, &priority_}) {
     size_t i = FirstAfter(*list, seq - 1);
     if (i < list->size() && (*list)[i]->seq == seq) {
+      bytes_ -= MessageBytes(*(*list)[i]);
       list->erase(list->begin() + static_cast<std::ptrdiff_t>(i));
       return true;
     }

@@ -37,6 +37,7 @@ room::RoomSettings SettingsFromConfig(const config::Config& c) {
   s.edge_report_delay_ms = r.edge_report_delay_ms();
   s.edge_idle_ms = r.edge_idle_ms();
   s.max_moderated_users = r.max_moderated_users();
+  s.max_room_bytes = uint64_t{r.max_memory_mb()} << 20;
   const auto& p = c.presence();
   s.aggregation_period_ms = p.aggregation_period_ms();
   s.unique_exact_threshold = p.unique_exact_threshold();
@@ -316,6 +317,10 @@ std::string RoomService::RenderMetrics() const {
   family("chatroomd_presence_rooms_spread", "gauge",
          "Rooms whose online table is spread over the sect's threads (presence.spread_threshold).",
          spread);
+  family("chatroomd_room_memory_bytes", "gauge",
+         "Memory the loaded rooms take, estimated at each upkeep tick (rooms.max_memory_mb).",
+         "chatroomd_room_memory_bytes " +
+             std::to_string(impl_->shared.room_bytes.load(std::memory_order_relaxed)) + "\n");
   return out;
 }
 

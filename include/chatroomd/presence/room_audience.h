@@ -55,6 +55,10 @@ class RoomAudience {
 
   // The periods changed since the last call (finished ones included), in their stored form.
   std::vector<Record> TakeChanged();
+  // Heap bytes of the counters (for memory accounting).
+  size_t memory_bytes() const {
+    return day_.unique.memory_bytes() + hour_.unique.memory_bytes() + finished_.size() * 64;
+  }
   bool changed() const { return day_.changed || hour_.changed || !finished_.empty(); }
   // The current periods count as changed (their stored form was lost: write them again).
   void MarkChanged() { day_.changed = hour_.changed = true; }

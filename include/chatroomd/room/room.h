@@ -85,6 +85,8 @@ class Room {
   int64_t edge_held() const;
   size_t edge_count() const;
   uint64_t head() const { return log_.head(); }
+  // What the room holds in memory, estimated in O(1) (rooms.max_memory_mb; docs/operations.md).
+  size_t memory_bytes() const;
   bool exists() const { return state_ == State::kReady && exists_; }
 
  private:

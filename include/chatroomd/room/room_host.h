@@ -8,6 +8,7 @@
 #include <cassert>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -37,6 +38,8 @@ struct RoomSettings {
   int64_t dedup_window_ms = 24LL * 3600 * 1000;
   uint32_t idle_unload_ms = 600000;
   uint32_t max_rooms = 1000000;
+  // Memory the loaded rooms may take (Room::memory_bytes, summed); past it no room loads.
+  uint64_t max_room_bytes = uint64_t{4096} << 20;
   uint32_t send_rate_per_s = 10;
   uint32_t send_burst = 20;
   uint32_t max_pending_writes = 100000;
@@ -59,6 +62,8 @@ struct RoomSettings {
 struct SharedRoomState {
   std::atomic<int64_t> held_polls{0};
   std::atomic<int64_t> pending_writes{0};
+  // The loaded rooms' memory, as of each host's last upkeep tick (Room::memory_bytes).
+  std::atomic<int64_t> room_bytes{0};
   std::atomic<bool> draining{false};
 };
 
@@ -132,6 +137,8 @@ class RoomHost {
   void Stop();
   // The room, loading it from the store on first touch; nullptr past max_rooms.
   Room* Get(const std::string& room_id);
+  // Why no more rooms may load here now (rooms.max_rooms, rooms.max_memory_mb), if they may not.
+  std::optional<Error> Full() const;
   // The room if it is loaded, else nullptr.
   Room* Find(const std::string& room_id);
   void CancelPoll(const ClientPtr& client, uint64_t serial);
@@ -193,6 +200,7 @@ class RoomHost {
   int64_t last_flush_ms_ = 0;
   // Counters of rooms unloaded since the last flush.
   std::vector<store::CounterRecord> unloaded_counters_;
+  int64_t room_bytes_ = 0;         // this host's share of shared_.room_bytes
   bool rewrite_counters_ = false;  // a counters write failed: the next flush writes all again
 };
 

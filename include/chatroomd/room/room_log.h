@@ -40,6 +40,10 @@ class RoomLog {
   uint64_t evicted_normal_seq() const { return evicted_normal_; }
   uint64_t evicted_priority_seq() const { return evicted_priority_; }
   size_t window_count() const { return normal_.size(); }
+  // Bytes the messages held here take (their encodings and bookkeeping), kept as they come and
+  // go.
+  size_t bytes() const { return bytes_; }
+  static size_t MessageBytes(const EncodedMessage& m);
   size_t priority_count() const { return priority_.size(); }
 
   // True when a cursor is one this log could have issued (not past the head).
@@ -67,6 +71,7 @@ class RoomLog {
   uint64_t head_ = 0;
   uint64_t evicted_normal_ = 0;
   uint64_t evicted_priority_ = 0;
+  size_t bytes_ = 0;
 };
 
 }  // namespace chatroomd::room

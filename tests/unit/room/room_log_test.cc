@@ -597,5 +597,25 @@ TEST(RoomLogTest, RemoveTakesOneMessageOutOfEitherList) {
   EXPECT_FALSE(log.HasUnread({5, 3})) << "only the removed priority message was unread";
 }
 
+TEST(RoomLogTest, BytesFollowTheMessagesHeld) {
+  RoomLog log(3, 2);
+  EXPECT_EQ(log.bytes(), 0u);
+  auto sum = [&] {
+    size_t n = 0;
+    for (const auto* m : log.Backlog(10)) n += RoomLog::MessageBytes(*m);
+    return n;
+  };
+  for (uint64_t s = 1; s <= 12; ++s) {
+    log.Append(Msg(s, s % 4 == 0));
+    EXPECT_EQ(log.bytes(), sum()) << "after " << s;  // evictions included
+  }
+  EXPECT_GT(log.bytes(), 5 * (Msg(1, false)->json.size() + Msg(1, false)->proto.size()));
+  log.Remove(11);
+  EXPECT_EQ(log.bytes(), sum());
+  std::vector<MessagePtr> normal{Msg(20, false)}, priority{Msg(21, true)};
+  log.Restore(normal, 19, priority, 0, 21);
+  EXPECT_EQ(log.bytes(), RoomLog::MessageBytes(*normal[0]) + RoomLog::MessageBytes(*priority[0]));
+}
+
 }  // namespace
 }  // namespace chatroomd::room
