@@ -1,7 +1,7 @@
 // The HTTP request path as a connection runs it (src/http/connection.cc): bytes into the
 // request parser with the default limits, in two pieces at a split the input chooses, then the
-// target (path, query, %-escapes) and the body as the endpoint would read it (JSON join and
-// send bodies). Anything may be refused; nothing may crash, leak or read out of bounds.
+// target (path, query, %-escapes) and the body as the endpoint would read it (JSON join, send
+// and mute/kick bodies). Anything may be refused; nothing may crash, leak or read out of bounds.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -46,5 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)http::ParseJoinJson(request.body, true, join);
   api::SendRequest send;
   (void)http::ParseSendJson(request.body, send);
+  api::ModerateRequest moderate;
+  (void)http::ParseModerateJson(request.body, moderate);
   return 0;
 }

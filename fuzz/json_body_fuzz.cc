@@ -1,4 +1,4 @@
-// Request bodies (http/body.h): any bytes as a join or send body, as JSON.
+// Request bodies (http/body.h): any bytes as a join, send or mute/kick body, as JSON.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -11,5 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)chatroomd::http::ParseJoinJson(body, true, join);
   chatroomd::api::SendRequest send;
   (void)chatroomd::http::ParseSendJson(body, send);
+  chatroomd::api::ModerateRequest moderate;
+  (void)chatroomd::http::ParseModerateJson(body, moderate);
   return 0;
 }
