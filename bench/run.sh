@@ -4,6 +4,7 @@
 #   bench/run.sh [--quick | --smoke] [--repeat N] [--only chatroomd|before|nchan|floor[,...]]
 #                [--scenarios a,b,...] [--build-dir DIR] [--no-build] [--chatroomd BIN] [--crload BIN]
 #                [--floor-server BIN] [--before BIN] [--out FILE] [--keep] [--no-sync-wal]
+#                [--config FILE] [--crload-args 'ARGS']
 #
 # Builds chatroomd, crload and floor_server, then runs N rounds (--repeat N; default 3 for
 # the full run, 1 for --quick and --smoke). A round runs every scenario once against every
@@ -29,6 +30,12 @@
 # older binary refuses config keys it does not know: give it the config of its own commit
 # (`git show OLD:config/chatroomd.textproto > FILE`, next to a copy of config/sects.textproto).
 #
+# --config FILE: the main config chatroomd runs with (default: the shipped one). With
+# --before-config and --before set to the same binary, two configs of one build are compared
+# (say JWT auth against dev mode: docs/benchmarks.md).
+# --crload-args 'ARGS': more flags for every crload run, e.g. '--jwt-secret-file F' (crload's
+# requests then carry a token besides X-User-Id: a daemon in either auth mode reads its own).
+#
 # Env: CRLOAD_WORKERS (default 2: the box has 2 cores, shared with the servers).
 set -euo pipefail
 
@@ -39,6 +46,7 @@ only_scenarios=
 build_dir=$root/build
 do_build=1
 chatroomd_bin= crload_bin= floor_bin= before_bin= before_config= out= keep=0 repeat= no_sync=0
+main_config= crload_args=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) mode=quick ;;
@@ -54,6 +62,8 @@ while [[ $# -gt 0 ]]; do
     --floor-server) floor_bin=$(realpath "$2"); shift ;;
     --before) before_bin=$(realpath "$2"); shift ;;
     --before-config) before_config=$(realpath "$2"); shift ;;
+    --config) main_config=$(realpath "$2"); shift ;;
+    --crload-args) crload_args=$2; shift ;;
     --out) out=$2; shift ;;
     --keep) keep=1 ;;
     -h|--help) awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$0"; exit 0 ;;
@@ -79,7 +89,7 @@ if [[ -z $out ]]; then
   case $mode in full) out=$root/bench/results/latest.md ;; quick) out=$root/bench/results/quick.md ;; esac
 fi
 workers=${CRLOAD_WORKERS:-2}
-chatroomd_config=$root/config/chatroomd.textproto
+chatroomd_config=${main_config:-$root/config/chatroomd.textproto}
 before_config=${before_config:-$chatroomd_config}
 log() { echo "run.sh: $*" >&2; }
 
@@ -299,7 +309,7 @@ run_one() {  # run_one SCENARIO_ID SERVER ROUND PARAMS
   local id=$1 server=$2 tag="$1.$2#$3" f="$1.$2.$3" rc=0 json k v
   local extra extra_args
   read -r pollers rooms messages rate publishers poll_timeout drain duration extra <<< "$4"
-  read -r -a extra_args <<< "$extra"
+  read -r -a extra_args <<< "$extra $crload_args"
   log "$tag: starting $server (round $3 of $repeat)"
   if ! start_server "$server" "$f"; then
     FAIL[$tag]="server did not start"; failures=$((failures + 1)); return
@@ -496,12 +506,14 @@ machine() {
   echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/^Mem:/ { print $2 " GiB RAM" }'), kernel $(uname -r), open files $(ulimit -Hn)"
   echo "- nginx $(/usr/sbin/nginx -v 2>&1 | sed 's/.*nginx\///'), Nchan $(dpkg-query -W -f '${Version}' libnginx-mod-nchan 2>/dev/null || echo '?')"
   if [[ $no_sync == 0 ]]; then
-    echo "- crload --workers $workers; chatroomd with config/chatroomd.textproto as shipped (sync_wal: true)"
+    echo "- crload --workers $workers${crload_args:+ $crload_args}; chatroomd with ${main_config:-config/chatroomd.textproto as shipped (sync_wal: true)}"
   else
     echo "- crload --workers $workers; chatroomd with config/chatroomd.textproto but \`store { sync_wal: false }\` (--no-sync-wal: acknowledged sends survive a process crash, not a machine crash)"
   fi
   if [[ -n $before_bin ]]; then
-    echo "- before (--before): $(describe_bin "$before_bin"), run exactly like chatroomd ($(describe_bin "$chatroomd_bin")): same config, same crload settings, in every scenario chatroomd runs in"
+    local same="same config"
+    [[ $before_config == "$chatroomd_config" ]] || same="its config $before_config, chatroomd's $chatroomd_config"
+    echo "- before (--before): $(describe_bin "$before_bin"), run like chatroomd ($(describe_bin "$chatroomd_bin")): $same, same crload settings, in every scenario chatroomd runs in"
   fi
   if [[ $repeat -gt 1 ]]; then
     local s order= order2= first=

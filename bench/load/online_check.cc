@@ -30,6 +30,7 @@ OnlineCheck::OnlineCheck(const Options& opts, int epfd, uint64_t tag,
     pending_.push_back(static_cast<uint32_t>(r));
   }
   host_header_ = "Host: " + opts.host + ":" + std::to_string(opts.port) + "\r\n";
+  user_header_ = opts.identity.Headers("crload-check");
 }
 
 OnlineCheck::~OnlineCheck() {
@@ -67,7 +68,7 @@ bool OnlineCheck::Start(int64_t now, int64_t until) {
 void OnlineCheck::Send() {
   uint32_t room = pending_[pos_];
   req_ = "GET /v1/rooms/" + opts_.RoomName(room) + "/online?limit=0 HTTP/1.1\r\n" + host_header_ +
-         "X-User-Id: crload-check\r\n\r\n";
+         user_header_ + "\r\n";
   busy_ = true;
   ++requests_;
   if (!WriteAll(fd_, req_)) Lost();

@@ -76,6 +76,7 @@ class OnlineCheck {
   uint64_t requests_ = 0;
   uint64_t errors_ = 0;
   std::string host_header_;
+  std::string user_header_;
   std::string req_;
   std::string in_;
   std::string scratch_;

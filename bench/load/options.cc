@@ -20,7 +20,7 @@ constexpr char kUsage[] =
     "              [--sources S] [--server-pid PID[,PID...]] [--poll-timeout-ms T]\n"
     "              [--drain-s D] [--duration-s S] [--room-prefix STR]\n"
     "              [--setup-concurrency C] [--leave-fraction F] [--online-wait-s S]\n"
-    "              [--quiet]\n";
+    "              [--jwt-secret-file F] [--quiet]\n";
 
 bool ToU64(const std::string& s, uint64_t& out) {
   if (s.empty()) return false;
@@ -155,6 +155,8 @@ bool ParseOptions(int argc, char** argv, Options& o) {
       ok = ToFraction(value, o.leave_num, o.leave_den);
     } else if (arg == "--online-wait-s") {
       ok = ToDouble(value, o.online_wait_s);
+    } else if (arg == "--jwt-secret-file") {
+      ok = Identity::FromFile(value, o.identity);
     } else {
       std::fprintf(stderr, "crload: unknown flag %s\n%s", arg.c_str(), kUsage);
       return false;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "identity.h"
+
 namespace crload {
 
 enum class Target { kChatroomd, kNchan };
@@ -34,6 +36,8 @@ struct Options {
   uint32_t leave_den = 1;
   double online_wait_s = 5;  // how long the online check waits for exact counts; 0 = no check
   bool quiet = false;
+  // --jwt-secret-file: requests carry an HS256 token besides X-User-Id (identity.h).
+  Identity identity;
 
   sockaddr_in dst{};  // resolved from host/port
   const char* target_name() const { return target == Target::kNchan ? "nchan" : "chatroomd"; }

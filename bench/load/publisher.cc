@@ -19,6 +19,9 @@ constexpr int kMaxReconnects = 20;
 Publisher::Publisher(const Options& opts, int epfd, uint64_t tag_base)
     : opts_(opts), epfd_(epfd), tag_base_(tag_base), conns_(opts.publishers) {
   std::string host = "Host: " + opts.host + ":" + std::to_string(opts.port) + "\r\n";
+  for (uint32_t c = 0; c < opts.publishers; ++c) {
+    user_headers_.push_back(opts.identity.Headers("pub" + std::to_string(c), /*admin=*/true));
+  }
   for (uint32_t r = 0; r < opts.rooms; ++r) {
     if (opts.target == Target::kChatroomd) {
       prefixes_.push_back("POST /v1/rooms/" + opts.RoomName(r) + "/messages HTTP/1.1\r\n" + host +
@@ -86,9 +89,7 @@ void Publisher::Send(uint32_t c, int64_t now) {
   }
   req_ = prefixes_[room];
   if (opts_.target == Target::kChatroomd) {
-    req_ += "X-User-Id: pub";
-    req_ += std::to_string(c);
-    req_ += "\r\n";
+    req_ += user_headers_[c];
   }
   req_ += "Content-Length: ";
   req_ += std::to_string(blen);

@@ -56,7 +56,8 @@ class Publisher {
   int epfd_;
   uint64_t tag_base_;
   std::vector<Conn> conns_;
-  std::vector<std::string> prefixes_;  // per room: request line + Host
+  std::vector<std::string> prefixes_;      // per room: request line + Host
+  std::vector<std::string> user_headers_;  // per publisher connection (an admin)
   std::vector<uint32_t> per_room_;
   std::string req_;
   std::string scratch_;

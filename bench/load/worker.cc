@@ -29,6 +29,12 @@ Worker::Worker(const WorkerConfig& cfg) : cfg_(cfg), opts_(*cfg.opts) {
                            host_header_);
   }
   pollers_.resize(cfg.count);
+  if (opts_.target == Target::kChatroomd) {
+    user_headers_.reserve(cfg.count);
+    for (uint32_t i = 0; i < cfg.count; ++i) {
+      user_headers_.push_back(opts_.identity.Headers("u" + std::to_string(cfg.first + i)));
+    }
+  }
   rbuf_.reset(new char[kReadBufBytes]);
   msgs_.reserve(1024);
 }
@@ -147,9 +153,7 @@ void Worker::SendJoin(uint32_t i) {
   static constexpr char kTail[] =
       "Content-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"backlog\":0}";
   req_buf_ = join_prefix_[RoomOf(i)];
-  req_buf_ += "X-User-Id: u";
-  req_buf_ += std::to_string(cfg_.first + i);
-  req_buf_ += "\r\n";
+  req_buf_ += user_headers_[i];
   req_buf_ += kTail;
   if (!WriteAll(p.fd, req_buf_)) {
     ConnectionLost(i);
@@ -167,9 +171,7 @@ void Worker::SendPoll(uint32_t i) {
   if (p.req == kNoReq) p.req = Intern(RoomOf(i), "", "");  // nchan: start at the head
   req_buf_ = prefixes_[p.req].text;
   if (opts_.target == Target::kChatroomd) {
-    req_buf_ += "X-User-Id: u";
-    req_buf_ += std::to_string(cfg_.first + i);
-    req_buf_ += "\r\n";
+    req_buf_ += user_headers_[i];
   }
   req_buf_ += "\r\n";
   if (!WriteAll(p.fd, req_buf_)) {

@@ -118,7 +118,8 @@ class Worker {
   int epfd_ = -1;
   std::string host_header_;
   std::vector<std::string> room_names_;
-  std::vector<std::string> join_prefix_;  // per room, up to the user header
+  std::vector<std::string> join_prefix_;   // per room, up to the user header
+  std::vector<std::string> user_headers_;  // per poller: who it speaks as (identity.h)
   std::vector<Poller> pollers_;
   std::unique_ptr<char[]> rbuf_;
   std::string scratch_;

@@ -86,7 +86,7 @@ void Worker::OnLeaveEvent(uint32_t i) {
     ev.data.u64 = kLeaveTag | i;
     epoll_ctl(epfd_, EPOLL_CTL_MOD, p.leave_fd, &ev);
     req_buf_ = "POST /v1/rooms/" + room_names_[RoomOf(i)] + "/leave HTTP/1.1\r\n" + host_header_ +
-               "X-User-Id: u" + std::to_string(cfg_.first + i) + "\r\nContent-Length: 0\r\n\r\n";
+               user_headers_[i] + "Content-Length: 0\r\n\r\n";
     if (!WriteAll(p.leave_fd, req_buf_)) {
       LeaveFailed(i);
       return;

@@ -91,7 +91,6 @@ void Room::Kick(const std::string& user, int64_t until_ms) {
   }
   batch.Flush();
   if (online_->Leave(hash)) OnlineChanged();
-  send_buckets_.erase(hash);
   // Polls held at the edges; a poll an edge takes before it hears of this is reported to the
   // room, which tells that edge again (OnEdgeReport).
   edges_->Kick(id_, user, until_ms);
