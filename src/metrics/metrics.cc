@@ -119,12 +119,13 @@ void AppendCumulativeHistogram(std::string& out, std::string_view name, std::str
 std::string Registry::Render(std::string_view extra) const {
   std::lock_guard lock(mu_);
   std::string out;
-  int64_t open = 0, held = 0;
+  int64_t open = 0, held = 0, edge_held = 0;
   uint64_t accepted = 0, deliveries = 0, edge_answers = 0;
   std::vector<const Histogram*> latency;
   for (const auto& s : slots_) {
     open += s.open_connections.load(std::memory_order_relaxed);
     held += s.held_polls.load(std::memory_order_relaxed);
+    edge_held += s.edge_held_polls.load(std::memory_order_relaxed);
     accepted += s.messages_accepted.load(std::memory_order_relaxed);
     deliveries += s.deliveries.load(std::memory_order_relaxed);
     edge_answers += s.edge_answers.load(std::memory_order_relaxed);
@@ -133,7 +134,10 @@ std::string Registry::Render(std::string_view extra) const {
   AppendCounter(out, "chatroomd_open_connections", "Open client connections.",
                 static_cast<double>(open), "gauge");
   AppendCounter(out, "chatroomd_held_polls", "Polls held waiting for a message.",
-                static_cast<double>(held), "gauge");
+                static_cast<double>(held + edge_held), "gauge");
+  AppendCounter(out, "chatroomd_edge_held_polls",
+                "Of chatroomd_held_polls, those held by the front loops at a room's head (edges).",
+                static_cast<double>(edge_held), "gauge");
   AppendCounter(out, "chatroomd_messages_accepted_total",
                 "Messages accepted (durable and acknowledged).", static_cast<double>(accepted));
   AppendCounter(out, "chatroomd_deliveries_total",

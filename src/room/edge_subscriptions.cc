@@ -19,7 +19,7 @@ int64_t EdgeSubscriptions::held() const {
   return n;
 }
 
-void EdgeSubscriptions::Subscribe(const std::string& room, Edge& edge, EdgeGroup group,
+bool EdgeSubscriptions::Subscribe(const std::string& room, Edge& edge, EdgeGroup group,
                                   const EdgeState& state, size_t max_groups) {
   auto it = std::find_if(subs_.begin(), subs_.end(), [&](const Sub& s) { return s.edge == &edge; });
   const bool fresh = it == subs_.end();
@@ -36,7 +36,7 @@ void EdgeSubscriptions::Subscribe(const std::string& room, Edge& edge, EdgeGroup
     sub = &*it;
     if (std::find(sub->groups.begin(), sub->groups.end(), group) != sub->groups.end() ||
         sub->groups.size() >= max_groups) {
-      return;
+      return false;
     }
   }
   sub->groups.push_back(group);
@@ -44,6 +44,7 @@ void EdgeSubscriptions::Subscribe(const std::string& room, Edge& edge, EdgeGroup
   Loop::Send(edge.loop(), [e = &edge, room, told, groups = sub->groups, fresh]() mutable {
     e->Subscribed(room, told, std::move(groups), fresh);
   });
+  return fresh;
 }
 
 void EdgeSubscriptions::ForgetHeldBehind(Cursor head) {

@@ -24,8 +24,9 @@ class EdgeSubscriptions {
   int64_t held() const;
 
   // `edge` holds polls of `group` from now on: a new subscription (head, online and full as
-  // in `state`), or one more group for the current one (at most `max_groups`).
-  void Subscribe(const std::string& room, Edge& edge, EdgeGroup group, const EdgeState& state,
+  // in `state`), or one more group for the current one (at most `max_groups`). True for a new
+  // subscription.
+  bool Subscribe(const std::string& room, Edge& edge, EdgeGroup group, const EdgeState& state,
                  size_t max_groups);
   // Before telling edges of a growth to `head`: every waiter of an edge that is told of it is
   // answered by it, so count none for those edges.

@@ -94,7 +94,7 @@ bool FrontEdge::TryHold(const std::string& room, Caller& caller, const PollArgs&
   w.keepalive = std::move(caller.client);
   r.waiters.push_back(w);
   ++r.count;
-  metrics_.held_polls.fetch_add(1, std::memory_order_relaxed);
+  metrics_.edge_held_polls.fetch_add(1, std::memory_order_relaxed);
   wheel_.Schedule(w, now + args.timeout_ms);
   r.polled.push_back(w.user);
   MarkDirty(r);
@@ -107,7 +107,7 @@ ClientPtr FrontEdge::Release(EdgeRoom& r, EdgeWait& w) {
   w.room = nullptr;
   wheel_.Cancel(w);
   ReleaseHeldSlot(shared_);
-  metrics_.held_polls.fetch_sub(1, std::memory_order_relaxed);
+  metrics_.edge_held_polls.fetch_sub(1, std::memory_order_relaxed);
   return std::move(w.keepalive);
 }
 

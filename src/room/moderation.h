@@ -37,6 +37,13 @@ class Moderation {
   void Set(char kind, const std::string& user, int64_t until_ms, int64_t now_ms);
   // The entries the room had when it was stored.
   void Restore(const std::vector<store::ModerationRecord>& records, int64_t now_ms);
+  // Calls fn(user, until_ms) for every kick in force.
+  template <typename Fn>
+  void ForEachKicked(int64_t now_ms, Fn fn) const {
+    for (const auto& [user, until] : kicked_) {
+      if (until > now_ms) fn(user, until);
+    }
+  }
   // Drops the entries that have ended.
   void Prune(int64_t now_ms);
 

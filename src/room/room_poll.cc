@@ -8,6 +8,7 @@
 #include "chatroomd/room/room_host.h"
 #include "room/answers.h"
 #include "room/edge_subscriptions.h"
+#include "room/moderation.h"
 #include "room/room_errors.h"
 #include "room/room_online.h"
 
@@ -80,8 +81,15 @@ void Room::Hold(Caller caller, Cursor cursor, uint32_t limit, uint32_t timeout_m
                 uint64_t user_hash) {
   if (Edge* edge = caller.client->edge()) {
     Cursor head{log_.head(), log_.head()};
-    edges_->Subscribe(id_, *edge, {limit, caller.format}, {0, head, online(), Full()},
-                      host_.settings().edge_max_groups);
+    const bool fresh =
+        edges_->Subscribe(id_, *edge, {limit, caller.format}, {0, head, online(), Full()},
+                          host_.settings().edge_max_groups);
+    // A new subscription starts knowing who is kicked (an edge forgets a room it left).
+    if (fresh && moderation_->any_kicked()) {
+      moderation_->ForEachKicked(WallNowMs(), [&](const std::string& user, int64_t until) {
+        edges_->Kick(id_, user, until, edge);
+      });
+    }
   }
   HeldPoll& h = caller.client->held;
   assert(!h.room_hook.is_linked());

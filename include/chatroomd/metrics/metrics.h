@@ -66,7 +66,8 @@ class Histogram {
 struct ThreadMetrics {
   ThreadMetrics();
   std::atomic<int64_t> open_connections{0};
-  std::atomic<int64_t> held_polls{0};
+  std::atomic<int64_t> held_polls{0};       // by the rooms of this thread
+  std::atomic<int64_t> edge_held_polls{0};  // by this thread's edge (a front loop)
   std::atomic<uint64_t> messages_accepted{0};
   std::atomic<uint64_t> deliveries{0};
   std::atomic<uint64_t> edge_answers{0};  // polls a front loop answered from a room's answers

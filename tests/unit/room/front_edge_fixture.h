@@ -226,7 +226,7 @@ class FrontEdgeTest : public ::testing::Test {
   }
 
   int64_t SharedHeld() const { return shared_.held_polls.load(); }
-  int64_t EdgeHeldMetric() const { return edge_metrics_->held_polls.load(); }
+  int64_t EdgeHeldMetric() const { return edge_metrics_->edge_held_polls.load(); }
   int64_t RoomHeldMetric() { return host_->metrics().held_polls.load(); }
 
   RoomSettings settings_;

@@ -69,6 +69,34 @@ TEST_F(FrontEdgeKickTest, AKickAnswersTheUsersEdgeHeldPollsOnly) {
   EXPECT_TRUE(EdgeWaiting(b1));
 }
 
+TEST_F(FrontEdgeKickTest, AnEdgeSubscribedAfterTheKickKnowsOfIt) {
+  const Cursor head = Join("alice");
+  Join("bob");
+  Join("carol");
+  EXPECT_EQ(Moderate(ModerateArgs::Kind::kKick, "bob", 600), 204);  // no edge subscribed yet
+  auto a = EdgeClient();
+  Subscribe(a, "alice", head);
+  RoundTrip();  // the kicks sent with the subscription have reached the edge
+  auto b = EdgeClient();
+  EXPECT_FALSE(Poll(b, "bob", head)) << "held by an edge that does not know of the kick";
+  WirePtr refused = b->Next();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(Code(refused), "kicked");
+  // Nor is he answered from the room's answers behind the head.
+  Say("m1");
+  ASSERT_TRUE(a->Next());
+  EXPECT_FALSE(Poll(b, "bob", head));
+  refused = b->Next();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(Code(refused), "kicked");
+  // carol, from the same cursor, is answered by the edge.
+  auto c = EdgeClient();
+  EXPECT_TRUE(Poll(c, "carol", head));
+  WirePtr answer = c->Next();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 200);
+}
+
 TEST_F(FrontEdgeKickTest, AMuteLeavesPollsAlone) {
   const Cursor head = Join("alice");
   Join("bob");
