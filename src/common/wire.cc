@@ -1,5 +1,7 @@
 #include "chatroomd/common/wire.h"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <chrono>
 #include <ctime>
 
@@ -91,6 +93,20 @@ std::shared_ptr<WireResponse> MakeWire(int status, std::string_view content_type
 
 WirePtr MakeEmptyWire(int status, std::string_view extra_headers) {
   return Build(status, {}, {}, false, extra_headers);
+}
+
+WirePtr MakeProtoWire(const google::protobuf::Message& message, BodyFormat format) {
+  if (format == BodyFormat::kProtobuf) {
+    return MakeWire(200, "application/x-protobuf", message.SerializeAsString());
+  }
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string body;
+  if (!google::protobuf::util::MessageToJsonString(message, &body, options).ok()) {
+    return MakeErrorWire(MakeError(ErrorCode::kInternal, "cannot encode the answer"), format);
+  }
+  return MakeWire(200, "application/json", std::move(body));
 }
 
 WirePtr MakeErrorWire(const Error& error, BodyFormat format, std::string_view extra_headers) {

@@ -73,9 +73,10 @@ enum class Shape : uint8_t {
   kRoom,       // /v1/rooms/{room}/{action}
   kMessage,    // /v1/rooms/{room}/messages/{seq}
   kAdminRoom,  // /v1/admin/rooms/{room}/{action}
+  kAdmin,      // /v1/admin/{action}: about the process, no room
 };
 
-// The endpoints about one room: the path's shape and action, the method, the handler.
+// The API's endpoints under /v1: the path's shape and action, the method, the handler.
 struct RoomEndpoint {
   Shape shape;
   std::string_view action;
@@ -96,9 +97,11 @@ constexpr RoomEndpoint kRoomEndpoints[] = {
     {Shape::kMessage, "messages", beast_http::verb::delete_, Endpoint::kRetract, "DELETE"},
     {Shape::kAdminRoom, "mute", beast_http::verb::post, Endpoint::kMute, "POST", true},
     {Shape::kAdminRoom, "kick", beast_http::verb::post, Endpoint::kKick, "POST", true},
+    {Shape::kAdmin, "sects", beast_http::verb::get, Endpoint::kSects, "GET", true},
 };
 
-// A path about one room, taken apart: its shape, room, action and (kMessage) the seq.
+// A path under /v1 taken apart: its shape, room (none for kAdmin), action and (kMessage) the
+// seq.
 struct RoomPath {
   Shape shape;
   std::string_view room;
@@ -108,6 +111,9 @@ struct RoomPath {
 
 template <typename Segments>
 std::optional<RoomPath> ParseRoomPath(const Segments& segs) {
+  if (segs.size() == 3 && segs[0] == "v1" && segs[1] == "admin") {
+    return RoomPath{Shape::kAdmin, {}, segs[2], {}};
+  }
   if (segs.size() < 4 || segs[0] != "v1") return std::nullopt;
   if (segs[1] == "rooms") {
     if (segs.size() == 4) return RoomPath{Shape::kRoom, segs[2], segs[3], {}};
@@ -215,7 +221,7 @@ void Router::Handle(Exchange& ex, Request& req) {
   if (match->admin && !who->admin) {
     return Fail(r, MakeError(ErrorCode::kForbidden, "this endpoint needs admin rights"));
   }
-  if (!IsValidRoomId(r.room)) {
+  if (path->shape != Shape::kAdmin && !IsValidRoomId(r.room)) {
     return Fail(r, BadRequest("room id must match [A-Za-z0-9_.:-]{1,128}"));
   }
   room::Caller caller{ex.self(), ex.serial(), std::move(who->user), who->admin, format};
@@ -238,6 +244,8 @@ void Router::Handle(Exchange& ex, Request& req) {
       return HandleVisitors(r, std::move(caller));
     case Endpoint::kRetract:
       return HandleRetract(r, std::move(caller), path->seq);
+    case Endpoint::kSects:
+      return deps_.rooms->Sects(std::move(caller));
     case Endpoint::kMute:
     case Endpoint::kKick:
       return HandleModerate(r, std::move(caller), match->endpoint == Endpoint::kKick);

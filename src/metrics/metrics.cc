@@ -43,6 +43,8 @@ std::string_view EndpointName(Endpoint e) {
       return "mute";
     case Endpoint::kKick:
       return "kick";
+    case Endpoint::kSects:
+      return "sects";
     case Endpoint::kHealthz:
       return "healthz";
     case Endpoint::kReadyz:
@@ -66,7 +68,14 @@ void Histogram::Observe(double v) {
 void Histogram::Render(std::string& out, std::string_view name, std::string_view help,
                        const Histogram* const* parts, size_t count) {
   out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
+  RenderSeries(out, name, {}, parts, count);
+}
+
+void Histogram::RenderSeries(std::string& out, std::string_view name, std::string_view labels,
+                             const Histogram* const* parts, size_t count) {
   if (count == 0) return;
+  const std::string before_le = labels.empty() ? std::string() : std::string(labels) + ",";
+  const std::string braces = labels.empty() ? std::string() : "{" + std::string(labels) + "}";
   const Histogram& first = *parts[0];
   uint64_t cumulative = 0;
   uint64_t sum_micro = 0;
@@ -75,16 +84,17 @@ void Histogram::Render(std::string& out, std::string_view name, std::string_view
       cumulative += parts[p]->counts_[b].load(std::memory_order_relaxed);
     }
     if (b < first.n_) {
-      out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, first.bounds_[b], cumulative);
+      out += fmt::format("{}_bucket{{{}le=\"{}\"}} {}\n", name, before_le, first.bounds_[b],
+                         cumulative);
     } else {
-      out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n", name, cumulative);
+      out += fmt::format("{}_bucket{{{}le=\"+Inf\"}} {}\n", name, before_le, cumulative);
     }
   }
   for (size_t p = 0; p < count; ++p) {
     sum_micro += parts[p]->sum_micro_.load(std::memory_order_relaxed);
   }
-  out += fmt::format("{}_sum {}\n{}_count {}\n", name, static_cast<double>(sum_micro) / 1e6, name,
-                     cumulative);
+  out += fmt::format("{}_sum{} {}\n{}_count{} {}\n", name, braces,
+                     static_cast<double>(sum_micro) / 1e6, name, braces, cumulative);
 }
 
 ThreadMetrics::ThreadMetrics()

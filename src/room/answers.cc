@@ -1,27 +1,11 @@
 #include "room/answers.h"
 
-#include <google/protobuf/util/json_util.h>
-
 #include <string>
 
 #include "chatroomd/room/message.h"
 #include "proto/chatroomd/api.pb.h"
 
 namespace chatroomd::room {
-
-WirePtr ProtoAnswer(const google::protobuf::Message& message, BodyFormat format) {
-  if (format == BodyFormat::kProtobuf) {
-    return MakeWire(200, "application/x-protobuf", message.SerializeAsString());
-  }
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  std::string body;
-  if (!google::protobuf::util::MessageToJsonString(message, &body, options).ok()) {
-    return MakeErrorWire(MakeError(ErrorCode::kInternal, "cannot encode the answer"), format);
-  }
-  return MakeWire(200, "application/json", std::move(body));
-}
 
 WirePtr SendAnswer(uint64_t seq, bool duplicate, BodyFormat format) {
   if (format == BodyFormat::kProtobuf) {

@@ -10,16 +10,7 @@
 #include "chatroomd/common/wire.h"
 #include "chatroomd/room/room_log.h"
 
-namespace google::protobuf {
-class Message;
-}  // namespace google::protobuf
-
 namespace chatroomd::room {
-
-// 200 with `message` as the API's JSON (proto field names, every field written, 64-bit
-// integers as strings) or as binary protobuf. For the small, rare answers (/online, /stats,
-// /visitors); the hot ones are built by hand in message.cc.
-WirePtr ProtoAnswer(const google::protobuf::Message& message, BodyFormat format);
 
 // 200 {seq, duplicate} for a send.
 WirePtr SendAnswer(uint64_t seq, bool duplicate, BodyFormat format);

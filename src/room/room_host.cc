@@ -137,6 +137,7 @@ void RoomHost::Sweep(int64_t now_ms) {
   int64_t estimated = 0;
   int64_t spread = 0;
   int64_t bytes = 0;
+  int64_t held = 0;
   for (auto it = rooms_.begin(); it != rooms_.end();) {
     Room& room = *it->second;
     if (room.Sweep(now_ms, idle)) {
@@ -146,6 +147,7 @@ void RoomHost::Sweep(int64_t now_ms) {
       estimated += room.unique_estimated() ? 1 : 0;
       spread += room.online_spread() ? 1 : 0;
       bytes += static_cast<int64_t>(room.memory_bytes());
+      held += static_cast<int64_t>(room.held_count()) + room.edge_held();
       ++it;
     }
   }
@@ -153,6 +155,8 @@ void RoomHost::Sweep(int64_t now_ms) {
   room_bytes_ = bytes;
   presence_.rooms_estimated.store(estimated, std::memory_order_relaxed);
   presence_.rooms_spread.store(spread, std::memory_order_relaxed);
+  presence_.rooms.store(static_cast<int64_t>(rooms_.size()), std::memory_order_relaxed);
+  presence_.held_polls.store(held, std::memory_order_relaxed);
   if (now_ms - last_flush_ms_ >= settings_->counters_flush_ms) {
     FlushCounters();
   } else if (!unloaded_counters_.empty()) {

@@ -72,7 +72,7 @@ void Room::DoOnline(const Caller& caller, const OnlineArgs& args) {
   const size_t n = std::min<size_t>(args.limit, snap.users->size());
   for (size_t i = 0; i < n; ++i) r.add_users((*snap.users)[i]);
   r.set_as_of_ms(snap.as_of_ms);
-  Reply(caller, ProtoAnswer(r, caller.format));
+  Reply(caller, MakeProtoWire(r, caller.format));
 }
 
 void Room::DoStats(const Caller& caller) {
@@ -88,7 +88,7 @@ void Room::DoStats(const Caller& caller) {
   r.set_vip(host_.vip());
   r.set_sect(host_.sect_name());
   r.set_peak_online_day(audience_.peak_day(wall));
-  Reply(caller, ProtoAnswer(r, caller.format));
+  Reply(caller, MakeProtoWire(r, caller.format));
 }
 
 void Room::DoVisitors(Caller caller, const VisitorsArgs& args) {
@@ -125,7 +125,7 @@ void Room::DoVisitors(Caller caller, const VisitorsArgs& args) {
         r.set_from(FormatUtcDay(args.from_day));
         r.set_to(FormatUtcDay(args.to_day));
         r.set_unique_visitors(static_cast<int64_t>(merged->Count()));
-        Reply(caller, ProtoAnswer(r, caller.format));
+        Reply(caller, MakeProtoWire(r, caller.format));
       });
 }
 

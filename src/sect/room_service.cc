@@ -12,6 +12,8 @@
 #include "chatroomd/room/room_host.h"
 #include "chatroomd/sect/routing.h"
 #include "chatroomd/store/store.h"
+#include "proto/chatroomd/api.pb.h"
+#include "sect/loop_lag.h"
 
 namespace chatroomd::sect {
 namespace {
@@ -53,8 +55,10 @@ struct RoomService::Impl final : room::RoomDirectory {
   struct Sect {
     std::string name;
     bool vip = false;
+    std::vector<std::pair<uint64_t, uint64_t>> ranges;
     std::vector<std::unique_ptr<Loop>> loops;
     std::vector<std::unique_ptr<room::RoomHost>> hosts;
+    std::vector<std::unique_ptr<LoopLagProbe>> probes;  // one per loop
   };
 
   Impl(const config::LoadedConfig& config, store::Store& s)
@@ -96,12 +100,14 @@ RoomService::RoomService(const config::LoadedConfig& config, store::Store& store
     Impl::Sect sect;
     sect.name = s.name();
     sect.vip = s.vip();
+    for (const auto& r : s.ranges()) sect.ranges.emplace_back(r.start(), r.end());
     for (uint32_t t = 0; t < std::max<uint32_t>(1, s.threads()); ++t) {
       auto loop =
           std::make_unique<Loop>("sect-" + s.name() + "-" + std::to_string(t), loop_index++);
       sect.hosts.push_back(std::make_unique<room::RoomHost>(*loop, store, impl_->settings,
                                                             impl_->shared, registry.NewSlot()));
       sect.hosts.back()->set_sect(s.name(), s.vip());
+      sect.probes.push_back(std::make_unique<LoopLagProbe>(*loop));
       sect.loops.push_back(std::move(loop));
     }
     std::vector<room::RoomHost*> peers;
@@ -137,7 +143,11 @@ void RoomService::Start() {
     for (size_t i = 0; i < sect.loops.size(); ++i) {
       sect.loops[i]->Start();
       room::RoomHost* host = sect.hosts[i].get();
-      sect.loops[i]->Post([host] { host->Start(); });
+      LoopLagProbe* probe = sect.probes[i].get();
+      sect.loops[i]->Post([host, probe] {
+        host->Start();
+        probe->Start();
+      });
     }
   }
   // Front loops may not run yet: the edge starts when its loop does.
@@ -175,6 +185,7 @@ void RoomService::Stop() {
     // nothing runs on them any more.
     for (auto& loop : sect.loops) loop->Abort();
     sect.hosts.clear();
+    sect.probes.clear();
   }
 }
 
@@ -257,6 +268,35 @@ void RoomService::Visitors(const std::string& room_id, room::Caller caller,
   Dispatch(room_id, std::move(caller), args, edge);
 }
 
+void RoomService::Sects(room::Caller caller) {
+  api::SectsResponse r;
+  for (const auto& sect : impl_->sects) {
+    api::SectInfo& s = *r.add_sects();
+    s.set_name(sect.name);
+    s.set_vip(sect.vip);
+    s.set_threads(static_cast<int32_t>(sect.hosts.size()));
+    for (const auto& [start, end] : sect.ranges) {
+      api::SectInfo::Range& range = *s.add_ranges();
+      range.set_start(start);
+      range.set_end(end);
+    }
+    int64_t rooms = 0, held = 0, online = 0;
+    for (const auto& host : sect.hosts) {
+      const room::PresenceStats& p = host->presence_stats();
+      rooms += p.rooms.load(std::memory_order_relaxed);
+      held += p.held_polls.load(std::memory_order_relaxed);
+      online += p.online.load(std::memory_order_relaxed);
+    }
+    double lag = 0;
+    for (const auto& probe : sect.probes) lag = std::max(lag, probe->current_ms());
+    s.set_rooms(rooms);
+    s.set_held_polls(held);
+    s.set_online(online);
+    s.set_loop_lag_ms(lag);
+  }
+  room::Reply(caller, MakeProtoWire(r, caller.format));
+}
+
 void RoomService::Moderate(const std::string& room_id, room::Caller caller,
                            room::ModerateArgs args) {
   room::FrontEdge* edge = impl_->EdgeOf(caller);
@@ -317,6 +357,16 @@ std::string RoomService::RenderMetrics() const {
   family("chatroomd_presence_rooms_spread", "gauge",
          "Rooms whose online table is spread over the sect's threads (presence.spread_threshold).",
          spread);
+  out +=
+      "# HELP chatroomd_loop_lag_seconds How late each sect loop's periodic timer fired (every "
+      "100 ms): the time its queue held work back.\n"
+      "# TYPE chatroomd_loop_lag_seconds histogram\n";
+  for (const auto& sect : impl_->sects) {
+    std::vector<const metrics::Histogram*> parts;
+    for (const auto& probe : sect.probes) parts.push_back(&probe->histogram());
+    metrics::Histogram::RenderSeries(out, "chatroomd_loop_lag_seconds",
+                                     "sect=\"" + sect.name + "\"", parts.data(), parts.size());
+  }
   family("chatroomd_room_memory_bytes", "gauge",
          "Memory the loaded rooms take, estimated at each upkeep tick (rooms.max_memory_mb).",
          "chatroomd_room_memory_bytes " +

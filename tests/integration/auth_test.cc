@@ -172,7 +172,7 @@ TEST_F(JwtAuthTest, TheTokenCommandsTokensAreAcceptedWithTheirRights) {
   EXPECT_EQ(alice.HistoryAll(room).size(), 3u);
 }
 
-TEST_F(JwtAuthTest, ModerationNeedsAdminRightsAndARetractionTheSenderOrAnAdmin) {
+TEST_F(JwtAuthTest, AdminEndpointsNeedAdminRightsAndARetractionTheSenderOrAnAdmin) {
   const std::string room = UniqueRoom();
   User alice(port(), "alice"), bob(port(), "bob"), boss(port(), "boss");
   alice.set_token(Token("--user alice --jwt-secret-file " + SecretFile()));
@@ -190,6 +190,8 @@ TEST_F(JwtAuthTest, ModerationNeedsAdminRightsAndARetractionTheSenderOrAnAdmin) 
     EXPECT_TRUE(IsError(r, 403, "forbidden")) << action << ": " << r;
   }
   EXPECT_GT(bob.Say(room, "not muted"), 0u) << "the refused mute changed nothing";
+  EXPECT_TRUE(IsError(alice.client().Get("/v1/admin/sects", alice.Auth()), 403, "forbidden"));
+  EXPECT_EQ(boss.client().Get("/v1/admin/sects", boss.Auth()).status, 200);
   auto retract = [&](User& u, uint64_t seq) {
     return u.client().Request("DELETE", "/v1/rooms/" + room + "/messages/" + std::to_string(seq),
                               {}, u.Auth());

@@ -11,6 +11,10 @@
 
 #include "chatroomd/common/error.h"
 
+namespace google::protobuf {
+class Message;
+}  // namespace google::protobuf
+
 namespace chatroomd {
 
 enum class BodyFormat : uint8_t { kJson, kProtobuf };
@@ -38,6 +42,10 @@ WirePtr MakeEmptyWire(int status, std::string_view extra_headers = {});  // 204 
 // The API's error body in the requested format, with Retry-After when the error has one:
 // the one place an error answer is built. `extra_headers` as for MakeWire.
 WirePtr MakeErrorWire(const Error& error, BodyFormat format, std::string_view extra_headers = {});
+// 200 with `message` as the API's JSON (proto field names, every field written, 64-bit
+// integers as strings) or as binary protobuf. For the small, rare answers (/online, /stats,
+// the admin endpoints); the hot ones are built by hand (room/message.cc).
+WirePtr MakeProtoWire(const google::protobuf::Message& message, BodyFormat format);
 
 // JSON string literal (with quotes) for UTF-8 text, as the proto3 JSON mapping writes it.
 void AppendJsonString(std::string& out, std::string_view text);

@@ -27,6 +27,7 @@ enum class Endpoint : uint8_t {
   kRetract,
   kMute,
   kKick,
+  kSects,
   kHealthz,
   kReadyz,
   kMetrics,
@@ -54,6 +55,10 @@ class Histogram {
   // Prometheus lines for `name` (cumulative buckets, _sum, _count), summing `parts`.
   static void Render(std::string& out, std::string_view name, std::string_view help,
                      const Histogram* const* parts, size_t count);
+  // The same lines without HELP and TYPE, with `labels` (e.g. `sect="main"`) on each: one
+  // series of a labelled family.
+  static void RenderSeries(std::string& out, std::string_view name, std::string_view labels,
+                           const Histogram* const* parts, size_t count);
 
  private:
   static constexpr size_t kMaxBuckets = 20;

@@ -90,6 +90,9 @@ struct PresenceStats {
   std::atomic<uint64_t> counter_writes{0};  // audience counter records written
   std::atomic<int64_t> rooms_spread{0};     // rooms whose online table is spread over the
                                             // sect's loops
+  std::atomic<int64_t> rooms{0};            // loaded rooms, as of the last tick
+  std::atomic<int64_t> held_polls{0};       // polls its rooms hold, and their edges (as they
+                                            // last reported), as of the last tick
 };
 
 class RoomHost;

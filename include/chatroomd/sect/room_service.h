@@ -64,6 +64,9 @@ class RoomService {
   void Online(const std::string& room_id, room::Caller caller, room::OnlineArgs args);
   void Stats(const std::string& room_id, room::Caller caller);
   void Visitors(const std::string& room_id, room::Caller caller, room::VisitorsArgs args);
+  // GET /v1/admin/sects (the caller is an admin): answered right here, from figures the sects'
+  // loops publish.
+  void Sects(room::Caller caller);
   // Mute or kick (the caller is an admin), and retract.
   void Moderate(const std::string& room_id, room::Caller caller, room::ModerateArgs args);
   void Retract(const std::string& room_id, room::Caller caller, room::RetractArgs args);
