@@ -98,6 +98,7 @@ constexpr RoomEndpoint kRoomEndpoints[] = {
     {Shape::kAdminRoom, "mute", beast_http::verb::post, Endpoint::kMute, "POST", true},
     {Shape::kAdminRoom, "kick", beast_http::verb::post, Endpoint::kKick, "POST", true},
     {Shape::kAdmin, "sects", beast_http::verb::get, Endpoint::kSects, "GET", true},
+    {Shape::kAdmin, "reload", beast_http::verb::post, Endpoint::kReload, "POST", true},
 };
 
 // A path under /v1 taken apart: its shape, room (none for kAdmin), action and (kMessage) the
@@ -142,6 +143,10 @@ Router::Router(ServerDeps deps)
                                      std::string(kCorsExpose));
     }
   }
+}
+
+void Router::Reconfigure(const config::Config& config) {
+  max_message_bytes_.store(config.rooms().max_message_bytes(), std::memory_order_relaxed);
 }
 
 const std::string* Router::CorsHeaders(const Request& request) const {
@@ -246,6 +251,12 @@ void Router::Handle(Exchange& ex, Request& req) {
       return HandleRetract(r, std::move(caller), path->seq);
     case Endpoint::kSects:
       return deps_.rooms->Sects(std::move(caller));
+    case Endpoint::kReload: {
+      // Two small files read and checked here, on the front loop: rare, and an admin's.
+      const Status done =
+          deps_.reload ? deps_.reload() : Status(MakeError(ErrorCode::kInternal, "no reload"));
+      return r.ex.ReplyLater(done.ok() ? MakeEmptyWire(204) : MakeErrorWire(done.error(), format));
+    }
     case Endpoint::kMute:
     case Endpoint::kKick:
       return HandleModerate(r, std::move(caller), match->endpoint == Endpoint::kKick);
@@ -316,10 +327,10 @@ void Router::HandleSend(RoomRequest& r, room::Caller caller) {
   auto parsed = r.req.protobuf_body ? ParseProtobuf(r.req, body) : ParseSendJson(r.req.body, body);
   if (!parsed) return Fail(r, parsed.error());
   if (!IsValidUtf8(body.body())) return Fail(r, BadRequest("body must be UTF-8"));
-  if (body.body().size() > max_message_bytes_) {
-    return Fail(r,
-                MakeError(ErrorCode::kPayloadTooLarge,
-                          "message body exceeds " + std::to_string(max_message_bytes_) + " bytes"));
+  const uint32_t max_bytes = max_message_bytes_.load(std::memory_order_relaxed);
+  if (body.body().size() > max_bytes) {
+    return Fail(r, MakeError(ErrorCode::kPayloadTooLarge,
+                             "message body exceeds " + std::to_string(max_bytes) + " bytes"));
   }
   if (body.has_type() && !IsValidMessageType(body.type())) {
     return Fail(r, BadRequest("type must match [a-z0-9_.-]{1,32}"));

@@ -3,6 +3,7 @@
 // the sects (sect::RoomService); the router never reaches a room or the store itself.
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,6 +26,8 @@ class Router {
   void CancelPoll(const std::string& room, room::ClientPtr client, uint64_t serial);
   // The CORS header lines for a request's Origin, or null (none sent, or not allowed).
   const std::string* CorsHeaders(const Request& request) const;
+  // A reload (any thread): the router's live settings from `config`.
+  void Reconfigure(const config::Config& config);
 
  private:
   // What every room endpoint's handler gets: the request, its query, who asks, for which room.
@@ -52,7 +55,7 @@ class Router {
   std::optional<int> TakeRequest(RequestBudget& budget) const;
 
   ServerDeps deps_;
-  uint32_t max_message_bytes_;
+  std::atomic<uint32_t> max_message_bytes_;  // live (Reconfigure)
   uint32_t max_moderation_s_;
   float request_rate_ = 0;  // per second; 0: no limit
   float request_burst_ = 0;

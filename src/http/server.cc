@@ -180,6 +180,8 @@ void HttpServer::Start() {
   });
 }
 
+void HttpServer::Reconfigure(const config::Config& config) { impl_->router->Reconfigure(config); }
+
 void HttpServer::StopAccepting() {
   auto* impl = impl_.get();
   impl->accepting = false;

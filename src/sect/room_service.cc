@@ -49,6 +49,22 @@ room::RoomSettings SettingsFromConfig(const config::Config& c) {
   return s;
 }
 
+// The settings of `next` that may change live, the others (read once, when a room or a loop
+// starts: config.proto says "restart") as in `now`.
+room::RoomSettings LiveSettings(const room::RoomSettings& now, const room::RoomSettings& next) {
+  room::RoomSettings s = next;
+  s.window_size = now.window_size;
+  s.priority_size = now.priority_size;
+  s.dedup_memory_entries = now.dedup_memory_entries;
+  s.dedup_window_ms = now.dedup_window_ms;
+  s.max_pending_writes = now.max_pending_writes;
+  s.edge_max_groups = now.edge_max_groups;
+  s.edge_report_delay_ms = now.edge_report_delay_ms;
+  s.edge_idle_ms = now.edge_idle_ms;
+  s.online_sample_size = now.online_sample_size;
+  return s;
+}
+
 }  // namespace
 
 struct RoomService::Impl final : room::RoomDirectory {
@@ -266,6 +282,22 @@ void RoomService::Visitors(const std::string& room_id, room::Caller caller,
                            room::VisitorsArgs args) {
   room::FrontEdge* edge = impl_->EdgeOf(caller);
   Dispatch(room_id, std::move(caller), args, edge);
+}
+
+void RoomService::Reconfigure(const config::LoadedConfig& config) {
+  auto settings = std::make_shared<const room::RoomSettings>(
+      LiveSettings(*impl_->settings, SettingsFromConfig(config.main)));
+  impl_->settings = settings;
+  for (auto& sect : impl_->sects) {
+    for (auto& host : sect.hosts) {
+      room::RoomHost* h = host.get();
+      h->loop().Post([h, settings] { h->set_settings(settings); });
+    }
+  }
+  for (auto& edge : impl_->edges) {
+    room::FrontEdge* e = edge.get();
+    e->loop().Post([e, settings] { e->set_settings(settings); });
+  }
 }
 
 void RoomService::Sects(room::Caller caller) {

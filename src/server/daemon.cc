@@ -21,6 +21,7 @@
 #include "chatroomd/metrics/metrics.h"
 #include "chatroomd/sect/room_service.h"
 #include "chatroomd/store/store.h"
+#include "server/reload.h"
 
 namespace chatroomd::server {
 namespace {
@@ -159,7 +160,10 @@ int RunDaemon(const DaemonOptions& options) {
   deps.extra_metrics = [store_ptr, rooms_ptr] {
     return store_ptr->RenderMetrics() + rooms_ptr->RenderMetrics();
   };
+  Reloader reloader(options, config, *rooms);
+  deps.reload = [&reloader] { return reloader.Reload("POST /v1/admin/reload"); };
   auto server = std::make_unique<http::HttpServer>(deps);
+  reloader.set_server(server.get());
 
   auto bound = server->Listen();
   if (!bound) {
@@ -186,7 +190,7 @@ int RunDaemon(const DaemonOptions& options) {
     set.async_wait([&](const boost::system::error_code& ec, int signo) {
       if (ec) return;
       if (signo == SIGHUP) {
-        spdlog::info("SIGHUP: live reload is not available yet; config unchanged");
+        (void)reloader.Reload("SIGHUP");
         wait();
         return;
       }

@@ -191,6 +191,8 @@ TEST_F(JwtAuthTest, AdminEndpointsNeedAdminRightsAndARetractionTheSenderOrAnAdmi
   }
   EXPECT_GT(bob.Say(room, "not muted"), 0u) << "the refused mute changed nothing";
   EXPECT_TRUE(IsError(alice.client().Get("/v1/admin/sects", alice.Auth()), 403, "forbidden"));
+  EXPECT_TRUE(IsError(alice.client().Request("POST", "/v1/admin/reload", {}, alice.Auth()), 403,
+                      "forbidden"));
   EXPECT_EQ(boss.client().Get("/v1/admin/sects", boss.Auth()).status, 200);
   auto retract = [&](User& u, uint64_t seq) {
     return u.client().Request("DELETE", "/v1/rooms/" + room + "/messages/" + std::to_string(seq),

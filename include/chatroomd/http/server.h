@@ -28,6 +28,9 @@ struct ServerDeps {
   std::function<std::string()> extra_metrics;
   // /readyz answers 200 while this is true.
   const std::atomic<bool>* ready = nullptr;
+  // POST /v1/admin/reload: re-reads the config files and applies what may change live (the
+  // same as SIGHUP); an error (file:line:col) leaves the running config as it was.
+  std::function<Status()> reload;
 };
 
 // `deps.rooms` must outlive the server: its front loops register their edges there and remove
@@ -41,6 +44,8 @@ class HttpServer {
   Result<std::vector<boost::asio::ip::tcp::endpoint>> Listen();
   // Starts the front loops and accepting.
   void Start();
+  // A reload (any thread): the front end's live settings from `config`.
+  void Reconfigure(const config::Config& config);
   // Closes the listeners; open connections go on.
   void StopAccepting();
   // Stops the front loops; open connections are dropped. (Polls their edges hold are

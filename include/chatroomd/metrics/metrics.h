@@ -28,6 +28,7 @@ enum class Endpoint : uint8_t {
   kMute,
   kKick,
   kSects,
+  kReload,
   kHealthz,
   kReadyz,
   kMetrics,

@@ -47,6 +47,8 @@ class FrontEdge final : public Edge {
 
   // Starts the periodic upkeep (on the loop).
   void Start();
+  // Live setting changes (reload), on the loop.
+  void set_settings(std::shared_ptr<const RoomSettings> s) { settings_ = std::move(s); }
   // Holds the caller's poll here when the room's head is known to be the poll's cursor, or
   // answers it at once when the room's answer from that cursor is known. False: the poll must
   // go to the room (the caller is left as it was).

@@ -73,6 +73,10 @@ class RoomService {
   // The client no longer waits for poll `serial` of room `room_id`.
   void CancelPoll(const std::string& room_id, room::ClientPtr client, uint64_t serial);
 
+  // A reload (any thread): the settings `config` may change live go to every sect loop and
+  // edge, each taking them on its own loop; those that need a restart keep their values.
+  void Reconfigure(const config::LoadedConfig& config);
+
   // Sends waiting in the store (any thread).
   int64_t pending_writes() const;
   // Every sect loop (for a shutdown barrier).
