@@ -225,6 +225,39 @@ void CheckMain(const Config& main, const Node& root, const ValueSources& sources
                  "(0 would refuse every send)");
   }
 
+  // traffic { tiers ... }: ascending, each within bounds; the VIP thresholds in order.
+  const Node traffic = root.Child(Config::kTrafficFieldNumber);
+  const TrafficConfig& tc = main.traffic();
+  constexpr int kMaxTiers = 16;
+  if (tc.tiers_size() > kMaxTiers) {
+    problems->At(traffic.file(), traffic.Loc(TrafficConfig::kTiersFieldNumber, kMaxTiers),
+                 "traffic.tiers: at most " + std::to_string(kMaxTiers) + " tiers");
+  }
+  for (int i = 0; i < tc.tiers_size(); ++i) {
+    const TrafficTier& t = tc.tiers(i);
+    const Node tier = traffic.Child(TrafficConfig::kTiersFieldNumber, i);
+    CheckBounds(t, tier, "traffic.tiers",
+                {{TrafficTier::kPollIntervalMsFieldNumber, 0, 60000},
+                 {TrafficTier::kHoldMsFieldNumber, 0, 10000}},
+                problems);
+    if (i > 0 && t.min_online() <= tc.tiers(i - 1).min_online()) {
+      problems->At(tier.file(), tier.Loc(TrafficTier::kMinOnlineFieldNumber),
+                   "traffic.tiers must ascend: min_online " + std::to_string(t.min_online()) +
+                       " is not above the tier before (" +
+                       std::to_string(tc.tiers(i - 1).min_online()) + ")");
+    }
+  }
+  CheckBounds(tc, traffic, "traffic", {{TrafficConfig::kVipSwitchAfterSFieldNumber, 1, 86400}},
+              problems);
+  if (tc.vip_promote_online() > 0 && tc.vip_demote_online() >= tc.vip_promote_online()) {
+    problems->At(traffic.file(), traffic.Loc(TrafficConfig::kVipDemoteOnlineFieldNumber),
+                 "traffic.vip_demote_online (" + std::to_string(tc.vip_demote_online()) +
+                     ") must be below vip_promote_online (" +
+                     std::to_string(tc.vip_promote_online()) +
+                     "): a room would move back and "
+                     "forth");
+  }
+
   CheckBounds(main.presence(), root.Child(Config::kPresenceFieldNumber), "presence",
               {{PresenceConfig::kAggregationPeriodMsFieldNumber, 100, 60000},
                {PresenceConfig::kUniqueExactThresholdFieldNumber, 0, 1000000},

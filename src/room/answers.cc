@@ -19,18 +19,20 @@ WirePtr SendAnswer(uint64_t seq, bool duplicate, BodyFormat format) {
   return MakeWire(200, "application/json", std::move(body));
 }
 
-WirePtr EmptyPollAnswer(std::string_view room, Cursor cursor, int64_t online, BodyFormat format) {
+WirePtr EmptyPollAnswer(std::string_view room, Cursor cursor, int64_t online, int32_t next_poll_ms,
+                        BodyFormat format) {
   std::vector<const EncodedMessage*> none;
   ResponseFields f;
   f.room = room;
   f.cursor = EncodeCursor(room, cursor);
   f.messages = &none;
   f.online = online;
+  f.next_poll_ms = next_poll_ms;
   return BuildMessagesResponse(f, format);
 }
 
 WirePtr ReadAnswer(const RoomLog& log, std::string_view room, Cursor cursor, uint32_t limit,
-                   BodyFormat format, int64_t online) {
+                   BodyFormat format, int64_t online, int32_t next_poll_ms) {
   ReadResult r = log.Read(cursor, limit);
   ResponseFields f;
   f.room = room;
@@ -38,6 +40,7 @@ WirePtr ReadAnswer(const RoomLog& log, std::string_view room, Cursor cursor, uin
   f.messages = &r.messages;
   f.gap = r.gap;
   f.online = online;
+  f.next_poll_ms = next_poll_ms;
   return BuildMessagesResponse(f, format);
 }
 
@@ -45,7 +48,7 @@ WirePtr AnswerCache::Get(Cursor cursor, uint32_t limit, BodyFormat format) {
   for (const auto& e : entries_) {
     if (e.cursor == cursor && e.limit == limit && e.format == format) return e.response;
   }
-  WirePtr response = ReadAnswer(log_, room_, cursor, limit, format, online_);
+  WirePtr response = ReadAnswer(log_, room_, cursor, limit, format, online_, next_poll_ms_);
   if (entries_.size() < kMaxEntries) entries_.push_back({cursor, limit, format, response});
   return response;
 }

@@ -15,18 +15,19 @@ namespace chatroomd::room {
 // 200 {seq, duplicate} for a send.
 WirePtr SendAnswer(uint64_t seq, bool duplicate, BodyFormat format);
 // A poll that timed out (or was let go): no messages, the cursor it was held at.
-WirePtr EmptyPollAnswer(std::string_view room, Cursor cursor, int64_t online, BodyFormat format);
-// A poll's answer from `cursor`, read from `log` now, carrying `online`.
+WirePtr EmptyPollAnswer(std::string_view room, Cursor cursor, int64_t online, int32_t next_poll_ms,
+                        BodyFormat format);
+// A poll's answer from `cursor`, read from `log` now, carrying `online` and `next_poll_ms`.
 WirePtr ReadAnswer(const RoomLog& log, std::string_view room, Cursor cursor, uint32_t limit,
-                   BodyFormat format, int64_t online);
+                   BodyFormat format, int64_t online, int32_t next_poll_ms);
 
 // Poll answers for (cursor, limit, format), each read once per wake of the room: waiters with
 // the same cursor, limit and format get the very same bytes. Lives for one wake on the room's
 // loop; borrows the room's log and id.
 class AnswerCache {
  public:
-  AnswerCache(const RoomLog& log, std::string_view room, int64_t online)
-      : log_(log), room_(room), online_(online) {}
+  AnswerCache(const RoomLog& log, std::string_view room, int64_t online, int32_t next_poll_ms)
+      : log_(log), room_(room), online_(online), next_poll_ms_(next_poll_ms) {}
   WirePtr Get(Cursor cursor, uint32_t limit, BodyFormat format);
   int64_t online() const { return online_; }
 
@@ -41,6 +42,7 @@ class AnswerCache {
   const RoomLog& log_;
   std::string_view room_;
   int64_t online_;
+  int32_t next_poll_ms_;
   std::vector<Entry> entries_;
 };
 

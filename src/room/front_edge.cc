@@ -112,7 +112,9 @@ ClientPtr FrontEdge::Release(EdgeRoom& r, EdgeWait& w) {
 }
 
 WirePtr FrontEdge::TimeoutResponse(const EdgeRoom& r, BodyFormat format) const {
-  return EmptyPollAnswer(r.id, r.head, r.online, format);
+  return EmptyPollAnswer(r.id, r.head, r.online,
+                         static_cast<int32_t>(settings_->TierFor(r.online).poll_interval_ms),
+                         format);
 }
 
 void FrontEdge::OnWaitTimeout(TimerNode* node) {

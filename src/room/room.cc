@@ -183,6 +183,7 @@ void Room::DoJoin(const Caller& caller, const JoinArgs& args) {
   f.messages = &messages;
   f.is_poll = false;
   f.online = online();
+  f.next_poll_ms = next_poll_ms();
   Reply(caller, BuildMessagesResponse(f, caller.format));
 }
 

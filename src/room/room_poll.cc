@@ -27,7 +27,8 @@ void Room::DoPoll(Caller caller, const PollArgs& args) {
   }
   if (log_.HasUnread(cursor) || args.timeout_ms == 0 ||
       host_.shared().draining.load(std::memory_order_relaxed)) {
-    return Reply(caller, ReadAnswer(log_, id_, cursor, args.limit, caller.format, online()));
+    return Reply(
+        caller, ReadAnswer(log_, id_, cursor, args.limit, caller.format, online(), next_poll_ms()));
   }
   if (!TakeHeldSlot(host_.shared(), host_.settings(), HeldEverywhere())) {
     return ReplyError(caller, HeldPollsFull());
@@ -74,6 +75,7 @@ void Room::OnPriorityRead(const Caller& caller, Cursor cursor, uint32_t limit, u
   f.messages = &r.messages;
   f.gap = r.gap;
   f.online = online();
+  f.next_poll_ms = next_poll_ms();
   Reply(caller, BuildMessagesResponse(f, caller.format));
 }
 
@@ -119,7 +121,7 @@ void Room::Unhold(HeldPoll& h) {
 }
 
 WirePtr Room::TimeoutResponse(const HeldPoll& h) const {
-  return EmptyPollAnswer(id_, h.cursor, online(), h.format);
+  return EmptyPollAnswer(id_, h.cursor, online(), next_poll_ms(), h.format);
 }
 
 void Room::OnHeldTimeout(TimerNode* node) {
@@ -172,7 +174,7 @@ void Room::ScheduleWake() {
 void Room::WakeHeld() {
   AssertOnHomeLoop();
   // Waiters with the same cursor, limit and format get the very same bytes: encode once.
-  AnswerCache cache(log_, id_, online());
+  AnswerCache cache(log_, id_, online(), next_poll_ms());
   DeliveryBatch batch;
   for (auto it = held_.begin(); it != held_.end();) {
     HeldPoll& h = *it++;

@@ -16,6 +16,10 @@
 
 namespace chatroomd::room {
 
+int32_t Room::next_poll_ms() const {
+  return static_cast<int32_t>(host_.settings().TierFor(online()).poll_interval_ms);
+}
+
 void Room::OnCountersLoaded(Result<std::vector<std::optional<std::string>>> values) {
   AssertOnHomeLoop();
   if (!values.ok()) {

@@ -46,6 +46,9 @@ room::RoomSettings SettingsFromConfig(const config::Config& c) {
   s.counters_flush_ms = p.counters_flush_ms();
   s.online_sample_size = p.online_sample_size();
   s.spread_threshold = p.spread_threshold();
+  for (const auto& t : c.traffic().tiers()) {
+    s.tiers.push_back({static_cast<int64_t>(t.min_online()), t.poll_interval_ms(), t.hold_ms()});
+  }
   return s;
 }
 

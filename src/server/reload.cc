@@ -30,6 +30,7 @@ config::Config LiveConfig(const config::Config& running, const config::Config& n
   p.set_counters_flush_ms(np.counters_flush_ms());
   p.set_spread_threshold(np.spread_threshold());
   out.mutable_log()->set_level(next.log().level());
+  *out.mutable_traffic() = next.traffic();
   return out;
 }
 

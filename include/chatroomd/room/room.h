@@ -75,6 +75,8 @@ class Room {
 
   // The published online count (what answers carry).
   int64_t online() const { return published_->count; }
+  // What answers tell clients to wait before their next poll: the tier of the published count.
+  int32_t next_poll_ms() const;
   // Counted right now (tests; a spread room: as of its last tick).
   int64_t online_now() const;
   // The online table is spread over the sect's loops (room_online.h).

@@ -25,6 +25,13 @@ namespace chatroomd::room {
 class Room;
 struct OnlinePart;  // room/online_part.h
 
+// A traffic tier (config traffic.tiers): rooms with at least `min_online` users online.
+struct TrafficTier {
+  int64_t min_online = 0;
+  uint32_t poll_interval_ms = 0;
+  uint32_t hold_ms = 0;
+};
+
 // Room bounds and behaviour (from config; rooms read them on their loop).
 struct RoomSettings {
   uint32_t window_size = 2000;
@@ -56,6 +63,19 @@ struct RoomSettings {
   uint32_t online_sample_size = 1000;
   // Online users past which a room's table is spread over its sect's loops (0: never).
   uint32_t spread_threshold = 100000;
+  // traffic.tiers, ascending by min_online (validated).
+  std::vector<TrafficTier> tiers;
+
+  // The tier of a room with `online` users: the last whose min_online <= online; below the
+  // first (or with none), no interval and no hold.
+  TrafficTier TierFor(int64_t online) const {
+    TrafficTier t;
+    for (const auto& tier : tiers) {
+      if (tier.min_online > online) break;
+      t = tier;
+    }
+    return t;
+  }
 };
 
 // State shared by every host and edge of the process (atomics only).
