@@ -50,7 +50,7 @@ void RoomHost::Post(std::string room_id, Caller caller, Request request) {
   Loop::Send(loop_, [this, room_id = std::move(room_id), caller = std::move(caller),
                      request = std::move(request)]() mutable {
     Room* room = Get(room_id);
-    if (!room) return ReplyError(caller, Full().value_or(MakeError(ErrorCode::kInternal, "")));
+    if (!room) return ReplyError(caller, *Full());  // Get loads unless the host is full
     room->Handle(std::move(caller), std::move(request));
   });
 }
@@ -147,7 +147,7 @@ void RoomHost::Sweep(int64_t now_ms) {
       estimated += room.unique_estimated() ? 1 : 0;
       spread += room.online_spread() ? 1 : 0;
       bytes += static_cast<int64_t>(room.memory_bytes());
-      held += static_cast<int64_t>(room.held_count()) + room.edge_held();
+      held += room.HeldEverywhere();
       ++it;
     }
   }

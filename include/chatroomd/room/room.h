@@ -85,6 +85,8 @@ class Room {
   size_t held_count() const { return held_count_; }
   // Polls held for this room by edges, as last reported.
   int64_t edge_held() const;
+  // Polls held for the room here and at its edges.
+  int64_t HeldEverywhere() const;
   size_t edge_count() const;
   uint64_t head() const { return log_.head(); }
   // What the room holds in memory, estimated in O(1) (rooms.max_memory_mb; docs/operations.md).
@@ -151,8 +153,6 @@ class Room {
   void WakeHeld();
 
   // room_edges.cc
-  // Polls held for the room here and at its edges.
-  int64_t HeldEverywhere() const;
   bool Full() const;
   // Tells edges a changed online count or fullness.
   void RefreshEdges();
