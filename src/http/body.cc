@@ -124,4 +124,18 @@ Status ParseModerateJson(std::string_view body, api::ModerateRequest& out) {
   return OkStatus();
 }
 
+Status ParsePlaceJson(std::string_view body, api::PlaceRequest& out) {
+  json::value holder;
+  auto obj = ParseObject(body, false, holder);
+  if (!obj) return obj.take_error();
+  for (const auto& [key, value] : **obj) {
+    if (value.is_null()) continue;
+    if (key == "vip") {
+      if (!value.is_bool()) return Bad("vip must be true or false");
+      out.set_vip(value.as_bool());
+    }
+  }
+  return OkStatus();
+}
+
 }  // namespace chatroomd::http

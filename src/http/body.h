@@ -16,5 +16,7 @@ Status ParseJoinJson(std::string_view body, bool empty_ok, api::JoinRequest& out
 Status ParseSendJson(std::string_view body, api::SendRequest& out);
 // `seconds` is range-checked by the caller (the bound is in the config).
 Status ParseModerateJson(std::string_view body, api::ModerateRequest& out);
+// PUT /v1/admin/rooms/{room}: {"vip": true|false}.
+Status ParsePlaceJson(std::string_view body, api::PlaceRequest& out);
 
 }  // namespace chatroomd::http

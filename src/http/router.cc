@@ -62,7 +62,7 @@ constexpr std::string_view kCorsExpose = "Access-Control-Expose-Headers: Retry-A
 WirePtr PreflightAnswer(bool allowed) {
   if (!allowed) return MakeEmptyWire(204);
   return MakeEmptyWire(204,
-                       "Access-Control-Allow-Methods: GET, POST, DELETE, HEAD\r\n"
+                       "Access-Control-Allow-Methods: GET, POST, PUT, DELETE, HEAD\r\n"
                        "Access-Control-Allow-Headers: Authorization, Content-Type, Accept, "
                        "X-User-Id\r\n"
                        "Access-Control-Max-Age: 600\r\n");
@@ -73,6 +73,7 @@ enum class Shape : uint8_t {
   kRoom,       // /v1/rooms/{room}/{action}
   kMessage,    // /v1/rooms/{room}/messages/{seq}
   kAdminRoom,  // /v1/admin/rooms/{room}/{action}
+  kPlace,      // /v1/admin/rooms/{room}: where the room lives
   kAdmin,      // /v1/admin/{action}: about the process, no room
 };
 
@@ -97,6 +98,7 @@ constexpr RoomEndpoint kRoomEndpoints[] = {
     {Shape::kMessage, "messages", beast_http::verb::delete_, Endpoint::kRetract, "DELETE"},
     {Shape::kAdminRoom, "mute", beast_http::verb::post, Endpoint::kMute, "POST", true},
     {Shape::kAdminRoom, "kick", beast_http::verb::post, Endpoint::kKick, "POST", true},
+    {Shape::kPlace, "", beast_http::verb::put, Endpoint::kPlace, "PUT", true},
     {Shape::kAdmin, "sects", beast_http::verb::get, Endpoint::kSects, "GET", true},
     {Shape::kAdmin, "reload", beast_http::verb::post, Endpoint::kReload, "POST", true},
 };
@@ -123,6 +125,8 @@ std::optional<RoomPath> ParseRoomPath(const Segments& segs) {
     }
   } else if (segs[1] == "admin" && segs.size() == 5 && segs[2] == "rooms") {
     return RoomPath{Shape::kAdminRoom, segs[3], segs[4], {}};
+  } else if (segs[1] == "admin" && segs.size() == 4 && segs[2] == "rooms") {
+    return RoomPath{Shape::kPlace, segs[3], {}, {}};
   }
   return std::nullopt;
 }
@@ -260,6 +264,8 @@ void Router::Handle(Exchange& ex, Request& req) {
     case Endpoint::kMute:
     case Endpoint::kKick:
       return HandleModerate(r, std::move(caller), match->endpoint == Endpoint::kKick);
+    case Endpoint::kPlace:
+      return HandlePlace(r, std::move(caller));
     default:
       return Fail(r, NoSuchEndpoint());
   }
@@ -424,6 +430,14 @@ void Router::HandleModerate(RoomRequest& r, room::Caller caller, bool kick) {
   args.user = std::move(*body.mutable_user());
   args.seconds = static_cast<uint32_t>(body.seconds());
   deps_.rooms->Moderate(r.room, std::move(caller), std::move(args));
+}
+
+void Router::HandlePlace(RoomRequest& r, room::Caller caller) {
+  api::PlaceRequest body;
+  auto parsed = r.req.protobuf_body ? ParseProtobuf(r.req, body) : ParsePlaceJson(r.req.body, body);
+  if (!parsed) return Fail(r, parsed.error());
+  if (!body.has_vip()) return Fail(r, BadRequest("vip (true or false) is required"));
+  deps_.rooms->Place(r.room, std::move(caller), body.vip());
 }
 
 }  // namespace chatroomd::http

@@ -50,6 +50,7 @@ class Router {
   void HandleVisitors(RoomRequest& r, room::Caller caller);
   void HandleRetract(RoomRequest& r, room::Caller caller, std::string_view seq);
   void HandleModerate(RoomRequest& r, room::Caller caller, bool kick);
+  void HandlePlace(RoomRequest& r, room::Caller caller);
   static void Fail(RoomRequest& r, const Error& e);
   // Takes one request from the connection's allowance; the wait in seconds when it is spent.
   std::optional<int> TakeRequest(RequestBudget& budget) const;

@@ -45,6 +45,8 @@ std::string_view EndpointName(Endpoint e) {
       return "kick";
     case Endpoint::kSects:
       return "sects";
+    case Endpoint::kPlace:
+      return "place";
     case Endpoint::kReload:
       return "reload";
     case Endpoint::kHealthz:

@@ -28,7 +28,7 @@ Overloaded(F...) -> Overloaded<F...>;
 }  // namespace
 
 Room::Room(RoomHost& host, std::string id)
-    : host_(host),
+    : host_(&host),
       id_(std::move(id)),
       log_(host.settings().window_size, host.settings().priority_size),
       last_activity_ms_(host.NowMs()),
@@ -43,25 +43,25 @@ Room::~Room() {
   // Unloaded only when idle, or destroyed after its loop stopped: nothing is held; release
   // defensively all the same (off the loop, so not through the asserting ReleaseAllHeld).
   ReleaseHeld();
-  host_.AddOnline(-published_->count);
+  host_->AddOnline(-published_->count);
 }
 
-void Room::AssertOnHomeLoop() const { assert(host_.loop().InLoop()); }
+void Room::AssertOnHomeLoop() const { assert(host_->loop().InLoop()); }
 
-int64_t Room::NowMs() const { return host_.NowMs(); }
+int64_t Room::NowMs() const { return host_->NowMs(); }
 
 void Room::Load() {
   // The messages and today's audience counters, read side by side.
   loads_pending_ = 2;
   pending_io_ += 2;
-  host_.store().LoadRoom(
-      id_, host_.settings().window_size, host_.settings().priority_size, &host_.loop(),
+  host_->store().LoadRoom(
+      id_, host_->settings().window_size, host_->settings().priority_size, &host_->loop(),
       [this](Result<store::RoomSnapshot> snapshot) { OnLoaded(std::move(snapshot)); });
   const int64_t wall = WallNowMs();
-  host_.store().ReadCounters(
+  host_->store().ReadCounters(
       id_,
       {{'d', presence::RoomAudience::DayOf(wall)}, {'h', presence::RoomAudience::HourOf(wall)}},
-      &host_.loop(), [this](Result<std::vector<std::optional<std::string>>> values) {
+      &host_->loop(), [this](Result<std::vector<std::optional<std::string>>> values) {
         OnCountersLoaded(std::move(values));
       });
 }
@@ -112,9 +112,9 @@ void Room::Create() {
   req->room = id_;
   req->head_seq = 0;
   req->created_ms = created_ms_;
-  req->done_loop = &host_.loop();
+  req->done_loop = &host_->loop();
   req->done = [this](Status s) { OnCreated(std::move(s)); };
-  host_.store().Submit(std::move(req));
+  host_->store().Submit(std::move(req));
 }
 
 void Room::OnCreated(Status status) {
@@ -147,7 +147,7 @@ void Room::Handle(Caller caller, Request request) {
   }
   if (load_failed_) return ReplyError(caller, StoreFailed());
   if (!exists_) {
-    if (!std::holds_alternative<JoinArgs>(request) || !host_.settings().auto_create) {
+    if (!std::holds_alternative<JoinArgs>(request) || !host_->settings().auto_create) {
       return ReplyError(caller, RoomNotFound());
     }
     queued_.emplace_back(std::move(caller), std::move(request));
@@ -206,10 +206,10 @@ size_t Room::memory_bytes() const {
 bool Room::Sweep(int64_t now_ms, int64_t idle_unload_ms) {
   AssertOnHomeLoop();
   const size_t expired = online_->Upkeep(now_ms);
-  if (expired > 0) host_.CountExpired(expired);
+  if (expired > 0) host_->CountExpired(expired);
   // Published at most once per aggregation period (half an upkeep tick of slack: the timer
   // runs a little late or early).
-  const RoomSettings& s = host_.settings();
+  const RoomSettings& s = host_->settings();
   const bool due = now_ms - published_ms_ + UpkeepPeriodMs(s) / 2 >= s.aggregation_period_ms;
   if (online_->version() != published_version_ && due) {
     Publish(now_ms);

@@ -16,7 +16,7 @@ size_t Room::edge_count() const { return edges_->size(); }
 int64_t Room::HeldEverywhere() const { return static_cast<int64_t>(held_count_) + edges_->held(); }
 
 bool Room::Full() const {
-  return HeldEverywhere() >= static_cast<int64_t>(host_.settings().max_held_polls_per_room);
+  return HeldEverywhere() >= static_cast<int64_t>(host_->settings().max_held_polls_per_room);
 }
 
 void Room::RefreshEdges() {

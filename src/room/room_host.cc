@@ -38,6 +38,7 @@ RoomHost::RoomHost(Loop& loop, store::Store& store, std::shared_ptr<const RoomSe
       metrics_(metrics),
       wheel_(loop.context(), 10, 8192, std::move(clock)),
       sweep_timer_(loop.context()),
+      depart_timer_(loop.context()),
       last_flush_ms_(wheel_.NowMs()) {}
 
 RoomHost::~RoomHost() {
@@ -49,27 +50,128 @@ RoomHost::~RoomHost() {
 void RoomHost::Post(std::string room_id, Caller caller, Request request) {
   Loop::Send(loop_, [this, room_id = std::move(room_id), caller = std::move(caller),
                      request = std::move(request)]() mutable {
-    Room* room = Get(room_id);
-    if (!room) return ReplyError(caller, *Full());  // Get loads unless the host is full
-    room->Handle(std::move(caller), std::move(request));
+    Run(room_id, std::move(caller), std::move(request));
   });
 }
 
-void RoomHost::PostCancelPoll(ClientPtr client, uint64_t serial) {
-  Loop::Send(loop_, [this, client = std::move(client), serial] { CancelPoll(client, serial); });
+void RoomHost::Run(const std::string& room_id, Caller caller, Request request) {
+  if (!incoming_.empty() || !departed_.empty()) [[unlikely]] {
+    std::function<void()> work = [this, room_id, caller, request]() mutable {
+      Run(room_id, std::move(caller), std::move(request));
+    };
+    if (Detour(room_id, work, [&](RoomHost& next) { next.Post(room_id, caller, request); })) {
+      return;
+    }
+  }
+  Room* room = Get(room_id);
+  if (!room) return ReplyError(caller, *Full());  // Get loads unless the host is full
+  room->Handle(std::move(caller), std::move(request));
+}
+
+bool RoomHost::Detour(const std::string& room_id, std::function<void()>& work,
+                      const std::function<void(RoomHost&)>& forward) {
+  if (auto it = incoming_.find(room_id); it != incoming_.end()) {
+    it->second.push_back(std::move(work));
+    return true;
+  }
+  if (auto it = departed_.find(room_id); it != departed_.end()) {
+    forward(*it->second);
+    return true;
+  }
+  return false;
+}
+
+void RoomHost::PostCancelPoll(std::string room_id, ClientPtr client, uint64_t serial) {
+  Loop::Send(loop_, [this, room_id = std::move(room_id), client = std::move(client), serial] {
+    CancelPoll(room_id, client, serial);
+  });
 }
 
 void RoomHost::PostEdgeReport(std::string room_id, EdgeReport report) {
   Loop::Send(loop_, [this, room_id = std::move(room_id), report = std::move(report)]() mutable {
-    // A room with edges is never unloaded, so it is there; look, never load.
-    if (Room* r = Find(room_id)) r->OnEdgeReport(std::move(report));
+    EdgeReportHere(room_id, std::move(report));
   });
+}
+
+void RoomHost::EdgeReportHere(const std::string& room_id, EdgeReport report) {
+  if (!incoming_.empty() || !departed_.empty()) [[unlikely]] {
+    std::function<void()> work = [this, room_id, report] { EdgeReportHere(room_id, report); };
+    if (Detour(room_id, work, [&](RoomHost& next) { next.PostEdgeReport(room_id, report); })) {
+      return;
+    }
+  }
+  // A room with edges is never unloaded, so it is there; look, never load.
+  if (Room* r = Find(room_id)) r->OnEdgeReport(std::move(report));
 }
 
 void RoomHost::PostEdgeUnsubscribe(std::string room_id, Edge* edge, uint64_t gen) {
   Loop::Send(loop_, [this, room_id = std::move(room_id), edge, gen] {
-    if (Room* r = Find(room_id)) r->OnEdgeUnsubscribe(edge, gen);
+    EdgeUnsubscribeHere(room_id, edge, gen);
   });
+}
+
+void RoomHost::EdgeUnsubscribeHere(const std::string& room_id, Edge* edge, uint64_t gen) {
+  if (!incoming_.empty() || !departed_.empty()) [[unlikely]] {
+    std::function<void()> work = [this, room_id, edge, gen] {
+      EdgeUnsubscribeHere(room_id, edge, gen);
+    };
+    if (Detour(room_id, work,
+               [&](RoomHost& next) { next.PostEdgeUnsubscribe(room_id, edge, gen); })) {
+      return;
+    }
+  }
+  if (Room* r = Find(room_id)) r->OnEdgeUnsubscribe(edge, gen);
+}
+
+void RoomHost::ExpectRoom(const std::string& room_id) {
+  AssertOnLoop();
+  departed_.erase(room_id);
+  incoming_.try_emplace(room_id);
+}
+
+void RoomHost::Depart(const std::string& room_id, RoomHost& target, std::function<void()> arrived) {
+  AssertOnLoop();
+  auto it = rooms_.find(room_id);
+  if (it != rooms_.end() && !it->second->Movable()) {
+    // Store work under way comes back to this loop: wait for it (no new work comes here).
+    depart_timer_.expires_after(std::chrono::milliseconds(1));
+    depart_timer_.async_wait([this, room_id, &target, arrived = std::move(arrived)](
+                                 const boost::system::error_code& ec) mutable {
+      if (!ec) Depart(room_id, target, std::move(arrived));
+    });
+    return;
+  }
+  std::unique_ptr<Room> room;
+  if (it != rooms_.end()) {
+    it->second->Detach();
+    room = std::move(it->second);
+    rooms_.erase(it);
+  }
+  departed_[room_id] = &target;
+  // What the room sent this turn (to edges, to its online parts) leaves at the end of the turn,
+  // before the room does: the new loop's messages to the same places come after them.
+  loop_.Post([&target, room_id, room = std::move(room), arrived = std::move(arrived)]() mutable {
+    target.loop().Post(
+        [&target, room_id, room = std::move(room), arrived = std::move(arrived)]() mutable {
+          target.Arrive(room_id, std::move(room));
+          arrived();
+        });
+  });
+}
+
+void RoomHost::Arrive(const std::string& room_id, std::unique_ptr<Room> room) {
+  AssertOnLoop();
+  std::vector<std::function<void()>> waiting;
+  if (auto it = incoming_.find(room_id); it != incoming_.end()) {
+    waiting = std::move(it->second);
+    incoming_.erase(it);
+  }
+  if (room) {
+    room->Adopt(*this);
+    auto [slot, added] = rooms_.try_emplace(room_id, std::move(room));
+    if (!added) spdlog::error("room {} arrived at a loop that has it already", room_id);
+  }
+  for (auto& work : waiting) work();
 }
 
 void RoomHost::Start() {
@@ -77,7 +179,10 @@ void RoomHost::Start() {
   ArmSweep();
 }
 
-void RoomHost::Stop() { sweep_timer_.cancel(); }
+void RoomHost::Stop() {
+  sweep_timer_.cancel();
+  depart_timer_.cancel();
+}
 
 Room* RoomHost::Get(const std::string& room_id) {
   AssertOnLoop();
@@ -108,10 +213,20 @@ Room* RoomHost::Find(const std::string& room_id) {
   return it == rooms_.end() ? nullptr : it->second.get();
 }
 
-void RoomHost::CancelPoll(const ClientPtr& client, uint64_t serial) {
+void RoomHost::CancelPoll(const std::string& room_id, const ClientPtr& client, uint64_t serial) {
   AssertOnLoop();
-  HeldPoll& held = client->held;
-  if (held.room_hook.is_linked() && held.serial == serial) held.room->CancelPoll(*client, serial);
+  if (!incoming_.empty() || !departed_.empty()) [[unlikely]] {
+    std::function<void()> work = [this, room_id, client, serial] {
+      CancelPoll(room_id, client, serial);
+    };
+    if (Detour(room_id, work,
+               [&](RoomHost& next) { next.PostCancelPoll(room_id, client, serial); })) {
+      return;
+    }
+  }
+  // Only a room of this loop's may be looked at here (a poll held elsewhere is not ours).
+  Room* room = Find(room_id);
+  if (room) room->CancelPoll(*client, serial);
 }
 
 void RoomHost::ReleaseAllHeld() {
@@ -148,6 +263,7 @@ void RoomHost::Sweep(int64_t now_ms) {
       spread += room.online_spread() ? 1 : 0;
       bytes += static_cast<int64_t>(room.memory_bytes());
       held += room.HeldEverywhere();
+      if (vip_hook_ && room.VipSwitchDue(now_ms)) vip_hook_(room.id(), !vip_);
       ++it;
     }
   }

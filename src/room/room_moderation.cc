@@ -25,7 +25,7 @@ std::optional<Error> Room::Refusal(const std::string& user, bool sending) const 
 }
 
 void Room::DoModerate(Caller caller, const ModerateArgs& args) {
-  const RoomSettings& s = host_.settings();
+  const RoomSettings& s = host_->settings();
   const int64_t now = WallNowMs();
   store::ModerationRecord record;
   record.room = id_;
@@ -45,12 +45,12 @@ void Room::DoModerate(Caller caller, const ModerateArgs& args) {
   // Durable first: once answered, it holds after a restart.
   auto req = std::make_unique<store::WriteRequest>();
   req->moderation.push_back(record);
-  req->done_loop = &host_.loop();
+  req->done_loop = &host_->loop();
   ++pending_io_;
   req->done = [this, caller = std::move(caller), record](Status status) {
     OnModerated(caller, record, std::move(status));
   };
-  host_.store().Submit(std::move(req));
+  host_->store().Submit(std::move(req));
 }
 
 void Room::OnModerated(const Caller& caller, const store::ModerationRecord& record, Status status) {
@@ -106,11 +106,11 @@ void Room::DoRetract(Caller caller, const RetractArgs& args) {
   // The sender is checked against the stored message: it holds every visible one.
   retracting_.push_back(seq);
   ++pending_io_;
-  host_.store().ReadMessage(id_, seq, &host_.loop(),
-                            [this, caller = std::move(caller),
-                             seq](Result<std::optional<store::MessageRecord>> found) mutable {
-                              OnRetractRead(std::move(caller), seq, std::move(found));
-                            });
+  host_->store().ReadMessage(id_, seq, &host_->loop(),
+                             [this, caller = std::move(caller),
+                              seq](Result<std::optional<store::MessageRecord>> found) mutable {
+                               OnRetractRead(std::move(caller), seq, std::move(found));
+                             });
 }
 
 void Room::OnRetractRead(Caller caller, uint64_t seq,

@@ -11,7 +11,7 @@ namespace chatroomd::room {
 using presence::OnlineTable;
 
 RoomOnline::RoomOnline(RoomHost& host)
-    : host_(host),
+    : host_(&host),
       table_(host.NowMs(), {.ttl_ms = host.settings().online_ttl_ms,
                             .sample_size = host.settings().online_sample_size,
                             .bucket_ms = OnlineTable::BucketMsFor(host.settings().online_ttl_ms)}),
@@ -48,7 +48,7 @@ void RoomOnline::Send(OnlineOp op, const std::string* id) {
   if (box.flush_posted) return;
   box.flush_posted = true;
   // At the end of this loop turn: one batch per part for everything the turn saw.
-  host_.loop().Post([box = outbox_] { box->FlushAll(); });
+  host_->loop().Post([box = outbox_] { box->FlushAll(); });
 }
 
 uint64_t RoomOnline::Touch(const std::string& user, int64_t now_ms) {
@@ -97,7 +97,7 @@ void RoomOnline::AskOnline(uint64_t user_hash, std::function<void(bool)> done) {
   const size_t i = PartOf(user_hash);
   outbox_->Flush(i);  // the changes before the question reach the part before it
   Loop::Send(outbox_->homes[i]->loop(), [part = outbox_->parts[i], user_hash,
-                                         room_loop = &host_.loop(), done = std::move(done)] {
+                                         room_loop = &host_->loop(), done = std::move(done)] {
     bool online = false;
     {
       std::lock_guard lock(part->mu);
@@ -112,10 +112,10 @@ size_t RoomOnline::Upkeep(int64_t now_ms) {
     Collect();
     return 0;
   }
-  table_.set_ttl_ms(host_.settings().online_ttl_ms);
+  table_.set_ttl_ms(host_->settings().online_ttl_ms);
   const size_t expired = table_.Expire(now_ms);
-  const uint32_t threshold = host_.settings().spread_threshold;
-  if (threshold > 0 && host_.peers().size() > 1 && table_.count() >= threshold) Spread();
+  const uint32_t threshold = host_->settings().spread_threshold;
+  if (threshold > 0 && host_->peers().size() > 1 && table_.count() >= threshold) Spread();
   return expired;
 }
 
@@ -123,8 +123,8 @@ void RoomOnline::Spread() {
   Outbox& box = *outbox_;
   spread_ = true;
   std::vector<OnlineTable*> tables;
-  for (RoomHost* home : host_.peers()) {
-    if (home == &host_) continue;  // the room's loop keeps the room's own work
+  for (RoomHost* home : host_->peers()) {
+    if (home == host_) continue;  // the room's loop keeps the room's own work
     box.parts.push_back(std::make_shared<OnlinePart>(table_.epoch_ms(), table_.options()));
     box.homes.push_back(home);
     tables.push_back(&box.parts.back()->table);

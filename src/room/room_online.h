@@ -59,6 +59,10 @@ class RoomOnline {
   // No entry at all (spread: no part has one, as of the last Upkeep).
   bool empty() const;
   bool spread() const { return spread_; }
+  // No batch of changes waits for the end of the loop turn (a room moves only then).
+  bool idle() const { return !outbox_->flush_posted; }
+  // The room moved to `host`'s loop (a spread room's parts stay where they are).
+  void Rehome(RoomHost& host) { host_ = &host; }
   // The count and sample now, for publishing.
   std::shared_ptr<const presence::OnlineSnapshot> Snapshot(int64_t wall_ms);
 
@@ -86,7 +90,7 @@ class RoomOnline {
   void Spread();
   void Collect();
 
-  RoomHost& host_;
+  RoomHost* host_;
   bool spread_ = false;
   presence::OnlineTable table_;  // alone; empty once spread
   std::shared_ptr<Outbox> outbox_;

@@ -26,11 +26,11 @@ void Room::DoPoll(Caller caller, const PollArgs& args) {
     return PollFromStore(std::move(caller), cursor, args.limit);
   }
   if (log_.HasUnread(cursor) || args.timeout_ms == 0 ||
-      host_.shared().draining.load(std::memory_order_relaxed)) {
+      host_->shared().draining.load(std::memory_order_relaxed)) {
     return Reply(
         caller, ReadAnswer(log_, id_, cursor, args.limit, caller.format, online(), next_poll_ms()));
   }
-  if (!TakeHeldSlot(host_.shared(), host_.settings(), HeldEverywhere())) {
+  if (!TakeHeldSlot(host_->shared(), host_->settings(), HeldEverywhere())) {
     return ReplyError(caller, HeldPollsFull());
   }
   Hold(std::move(caller), cursor, args.limit, args.timeout_ms, user_hash);
@@ -41,11 +41,11 @@ void Room::PollFromStore(Caller caller, Cursor cursor, uint32_t limit) {
   // Every message visible now is durable, so the read covers the priority stream up to here
   // at least; one that becomes visible while it runs may be missing from it.
   const uint64_t covered = log_.head();
-  host_.store().PriorityAfter(id_, cursor.priority, limit, &host_.loop(),
-                              [this, caller = std::move(caller), cursor, limit,
-                               covered](Result<std::vector<store::MessageRecord>> records) mutable {
-                                OnPriorityRead(caller, cursor, limit, covered, std::move(records));
-                              });
+  host_->store().PriorityAfter(id_, cursor.priority, limit, &host_->loop(),
+                               [this, caller = std::move(caller), cursor, limit, covered](
+                                   Result<std::vector<store::MessageRecord>> records) mutable {
+                                 OnPriorityRead(caller, cursor, limit, covered, std::move(records));
+                               });
 }
 
 void Room::OnPriorityRead(const Caller& caller, Cursor cursor, uint32_t limit, uint64_t covered,
@@ -85,7 +85,7 @@ void Room::Hold(Caller caller, Cursor cursor, uint32_t limit, uint32_t timeout_m
     Cursor head{log_.head(), log_.head()};
     const bool fresh =
         edges_->Subscribe(id_, *edge, {limit, caller.format}, {0, head, online(), Full()},
-                          host_.settings().edge_max_groups);
+                          host_->settings().edge_max_groups);
     // A new subscription starts knowing who is kicked (an edge forgets a room it left).
     if (fresh && moderation_->any_kicked()) {
       moderation_->ForEachKicked(WallNowMs(), [&](const std::string& user, int64_t until) {
@@ -106,16 +106,16 @@ void Room::Hold(Caller caller, Cursor cursor, uint32_t limit, uint32_t timeout_m
   online_->Hold(user_hash);
   held_.push_back(h);
   ++held_count_;  // the process-wide slot was taken by DoPoll
-  host_.metrics().held_polls.fetch_add(1, std::memory_order_relaxed);
-  host_.wheel().Schedule(h, NowMs() + timeout_ms);
+  host_->metrics().held_polls.fetch_add(1, std::memory_order_relaxed);
+  host_->wheel().Schedule(h, NowMs() + timeout_ms);
 }
 
 void Room::Unhold(HeldPoll& h) {
   held_.erase(held_.iterator_to(h));
-  host_.wheel().Cancel(h);
+  host_->wheel().Cancel(h);
   --held_count_;
-  ReleaseHeldSlot(host_.shared());
-  host_.metrics().held_polls.fetch_sub(1, std::memory_order_relaxed);
+  ReleaseHeldSlot(host_->shared());
+  host_->metrics().held_polls.fetch_sub(1, std::memory_order_relaxed);
   h.room = nullptr;
   online_->Release(h.user_hash, NowMs());
 }
@@ -165,7 +165,7 @@ void Room::ScheduleWake() {
   if (wake_scheduled_) return;
   wake_scheduled_ = true;
   // Deferred so that completions of one store batch, posted back to back, wake once.
-  host_.loop().Post([this] {
+  host_->loop().Post([this] {
     wake_scheduled_ = false;
     WakeHeld();
   });

@@ -17,7 +17,7 @@
 namespace chatroomd::room {
 
 int32_t Room::next_poll_ms() const {
-  return static_cast<int32_t>(host_.settings().TierFor(online()).poll_interval_ms);
+  return static_cast<int32_t>(host_->settings().TierFor(online()).poll_interval_ms);
 }
 
 void Room::OnCountersLoaded(Result<std::vector<std::optional<std::string>>> values) {
@@ -47,7 +47,7 @@ bool Room::online_spread() const { return online_->spread(); }
 
 void Room::OnlineChanged() {
   const int64_t now = NowMs();
-  if (now - published_ms_ >= host_.settings().aggregation_period_ms) Publish(now);
+  if (now - published_ms_ >= host_->settings().aggregation_period_ms) Publish(now);
 }
 
 void Room::Publish(int64_t now_ms) {
@@ -57,7 +57,7 @@ void Room::Publish(int64_t now_ms) {
   published_version_ = online_->version();
   published_ms_ = now_ms;
   audience_.Online(published_->count, wall);
-  host_.AddOnline(published_->count - before);
+  host_->AddOnline(published_->count - before);
   RefreshEdges();  // their prebuilt answers carry the count
 }
 
@@ -89,8 +89,8 @@ void Room::DoStats(const Caller& caller) {
   r.set_uv_day(static_cast<int64_t>(audience_.uv_day(wall)));
   r.set_messages(static_cast<int64_t>(log_.head()));
   r.set_priority_messages(static_cast<int64_t>(priority_assigned_));
-  r.set_vip(host_.vip());
-  r.set_sect(host_.sect_name());
+  r.set_vip(host_->vip());
+  r.set_sect(host_->sect_name());
   r.set_peak_online_day(audience_.peak_day(wall));
   Reply(caller, MakeProtoWire(r, caller.format));
 }
@@ -98,7 +98,7 @@ void Room::DoStats(const Caller& caller) {
 void Room::DoVisitors(Caller caller, const VisitorsArgs& args) {
   // Today's counter is the live one (the store's may be a flush behind); every other day is
   // read from the store and merged on the reader thread.
-  const uint32_t threshold = host_.settings().unique_exact_threshold;
+  const uint32_t threshold = host_->settings().unique_exact_threshold;
   const int64_t wall = WallNowMs();
   const uint32_t today = presence::RoomAudience::DayOf(wall);
   auto merged = std::make_shared<presence::UniqueCounter>(threshold);
@@ -111,9 +111,9 @@ void Room::DoVisitors(Caller caller, const VisitorsArgs& args) {
   }
   // Days after today have no counters yet.
   ++pending_io_;
-  host_.store().ReadCounters(
+  host_->store().ReadCounters(
       id_, std::move(keys), nullptr,
-      [caller = std::move(caller), merged, threshold, room = id_, args, loop = &host_.loop(),
+      [caller = std::move(caller), merged, threshold, room = id_, args, loop = &host_->loop(),
        this](Result<std::vector<std::optional<std::string>>> values) {
         // On a reader thread: the room is not touched here, only told it is done.
         loop->Post([this] { --pending_io_; });

@@ -15,7 +15,7 @@
 namespace chatroomd::room {
 
 std::optional<int> Room::TakeSendToken(uint64_t user_hash, int64_t now_ms) {
-  const RoomSettings& s = host_.settings();
+  const RoomSettings& s = host_->settings();
   auto [it, first] = send_buckets_.try_emplace(user_hash);
   SendBucket& b = it->second;
   if (first) {  // no send lately: a full bucket
@@ -32,7 +32,7 @@ std::optional<int> Room::TakeSendToken(uint64_t user_hash, int64_t now_ms) {
 
 void Room::PruneSendBuckets(int64_t now_ms) {
   // A bucket that has refilled is the same as none: only recent senders keep one.
-  const RoomSettings& s = host_.settings();
+  const RoomSettings& s = host_->settings();
   std::erase_if(send_buckets_, [&](const auto& entry) {
     const SendBucket& b = entry.second;
     return s.send_rate_per_s == 0 ||
@@ -57,7 +57,7 @@ void Room::DoSend(Caller caller, SendArgs args) {
 }
 
 void Room::SendFrom(Caller caller, SendArgs args, bool online) {
-  const RoomSettings& settings = host_.settings();
+  const RoomSettings& settings = host_->settings();
   if (!caller.admin) {
     if (!online) {
       return ReplyError(caller, MakeError(ErrorCode::kNotJoined, "join the room first"));
@@ -89,10 +89,10 @@ void Room::SendFrom(Caller caller, SendArgs args, bool online) {
     std::string cmid = *args.client_msg_id;
     e.first.emplace(std::move(caller), std::move(args));
     ++pending_io_;
-    host_.store().LookupDedup(id_, e.first->first.user, std::move(cmid), &host_.loop(),
-                              [this, key](Result<std::optional<uint64_t>> found) {
-                                OnDedupLookup(key, std::move(found));
-                              });
+    host_->store().LookupDedup(id_, e.first->first.user, std::move(cmid), &host_->loop(),
+                               [this, key](Result<std::optional<uint64_t>> found) {
+                                 OnDedupLookup(key, std::move(found));
+                               });
     return;
   }
   e.stage = DedupEntry::Stage::kPending;
@@ -114,7 +114,7 @@ void Room::OnDedupLookup(const std::string& key, Result<std::optional<uint64_t>>
     for (auto& r : repeats) ReplyError(r, StoreFailed());
     return;
   }
-  const RoomSettings& settings = host_.settings();
+  const RoomSettings& settings = host_->settings();
   dedup_->Remember(key, WallNowMs(), settings.dedup_window_ms, settings.dedup_memory_entries);
   if (found.value()) {
     e->stage = DedupEntry::Stage::kDone;
@@ -131,9 +131,9 @@ void Room::OnDedupLookup(const std::string& key, Result<std::optional<uint64_t>>
 
 void Room::Accept(Caller caller, SendArgs args, std::optional<std::string> dedup_key,
                   uint64_t retract) {
-  SharedRoomState& shared = host_.shared();
+  SharedRoomState& shared = host_->shared();
   if (shared.pending_writes.load(std::memory_order_relaxed) >=
-      host_.settings().max_pending_writes) {
+      host_->settings().max_pending_writes) {
     Error busy = MakeError(ErrorCode::kOverloaded, "the store is behind; retry", 1);
     if (retract) EndRetract(retract);
     if (dedup_key) {
@@ -164,19 +164,19 @@ void Room::Accept(Caller caller, SendArgs args, std::optional<std::string> dedup
   if (retract) req->retract_seq = retract;
   ++pending_io_;
   shared.pending_writes.fetch_add(1, std::memory_order_relaxed);
-  req->done_loop = &host_.loop();
+  req->done_loop = &host_->loop();
   req->done = [this, caller = std::move(caller), message = std::move(message),
                dedup_key = std::move(dedup_key), retract](Status s) mutable {
     OnDurable(std::move(caller), std::move(message), std::move(dedup_key), retract, std::move(s));
   };
-  host_.store().Submit(std::move(req));
+  host_->store().Submit(std::move(req));
 }
 
 void Room::OnDurable(Caller caller, MessagePtr message, std::optional<std::string> dedup_key,
                      uint64_t retract, Status status) {
   AssertOnHomeLoop();
   --pending_io_;
-  host_.shared().pending_writes.fetch_sub(1, std::memory_order_relaxed);
+  host_->shared().pending_writes.fetch_sub(1, std::memory_order_relaxed);
   if (retract) EndRetract(retract);
   DedupEntry* entry = dedup_key ? dedup_->Find(*dedup_key) : nullptr;
   if (!status.ok()) {
@@ -195,7 +195,7 @@ void Room::OnDurable(Caller caller, MessagePtr message, std::optional<std::strin
   // edges are answered from the log without it.
   if (retract) log_.Remove(retract);
   log_.Append(std::move(message));
-  host_.metrics().messages_accepted.fetch_add(1, std::memory_order_relaxed);
+  host_->metrics().messages_accepted.fetch_add(1, std::memory_order_relaxed);
   Reply(caller, retract ? MakeEmptyWire(204) : SendAnswer(seq, false, caller.format));
   if (entry) {
     entry->stage = DedupEntry::Stage::kDone;

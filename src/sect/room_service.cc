@@ -14,6 +14,7 @@
 #include "chatroomd/store/store.h"
 #include "proto/chatroomd/api.pb.h"
 #include "sect/loop_lag.h"
+#include "sect/migrator.h"
 
 namespace chatroomd::sect {
 namespace {
@@ -49,6 +50,9 @@ room::RoomSettings SettingsFromConfig(const config::Config& c) {
   for (const auto& t : c.traffic().tiers()) {
     s.tiers.push_back({static_cast<int64_t>(t.min_online()), t.poll_interval_ms(), t.hold_ms()});
   }
+  s.vip_promote_online = static_cast<int64_t>(c.traffic().vip_promote_online());
+  s.vip_demote_online = static_cast<int64_t>(c.traffic().vip_demote_online());
+  s.vip_switch_after_ms = int64_t{c.traffic().vip_switch_after_s()} * 1000;
   return s;
 }
 
@@ -82,12 +86,30 @@ struct RoomService::Impl final : room::RoomDirectory {
 
   Impl(const config::LoadedConfig& config, store::Store& s)
       : store(s),
-        routing(std::make_shared<RoutingTable>(config.sects)),
-        settings(std::make_shared<room::RoomSettings>(SettingsFromConfig(config.main))) {}
+        sects_file(config.sects),
+        settings(std::make_shared<room::RoomSettings>(SettingsFromConfig(config.main))),
+        migrator(std::make_shared<RoutingTable>(config.sects),
+                 [this](Route r) -> room::RoomHost& { return *sects[r.sect].hosts[r.loop]; }) {}
 
   room::RoomHost& HostOf(const std::string& room_id) override {
-    Route route = routing->Find(room_id, RoomHash(room_id));
+    Route route = migrator.Find(room_id, RoomHash(room_id));
     return *sects[route.sect].hosts[route.loop];
+  }
+
+  // The VIP thresholds' wish (from a host's tick): promote a room that is where its hash
+  // range puts it, demote one the thresholds promoted. Pinned and admin-placed rooms stay.
+  void AutoMove(const std::string& room_id, bool to_vip) {
+    migrator.Move(
+        room_id, to_vip ? MoveTrigger::kPromote : MoveTrigger::kDemote,
+        [room_id, to_vip](const RoutingTable& t) -> std::shared_ptr<const RoutingTable> {
+          if (t.Pinned(room_id)) return nullptr;
+          const std::optional<Placement> placed = t.Placed(room_id);
+          if (placed && placed->by_admin) return nullptr;
+          if (!to_vip) return placed ? t.WithPlacement(room_id, std::nullopt) : nullptr;
+          if (placed || !t.vip_sect()) return nullptr;
+          return t.WithPlacement(room_id, Placement{*t.vip_sect(), false});
+        },
+        [](bool) {});
   }
 
   // The edge of the caller's front loop, if it has one.
@@ -103,8 +125,11 @@ struct RoomService::Impl final : room::RoomDirectory {
   store::Store& store;
   room::SharedRoomState shared;
   std::vector<Sect> sects;
-  std::shared_ptr<const RoutingTable> routing;
+  std::mutex sects_file_mu;
+  config::Sects sects_file;  // as last loaded (guarded by sects_file_mu)
   std::shared_ptr<const room::RoomSettings> settings;
+  // Declared after `sects`, which its host lookup reads.
+  Migrator migrator;
   // One per front loop; each touched only on its loop. The list itself changes only before
   // Start and once every front loop has stopped, so the front loops read it without a lock.
   std::vector<std::unique_ptr<room::FrontEdge>> edges;
@@ -126,6 +151,10 @@ RoomService::RoomService(const config::LoadedConfig& config, store::Store& store
       sect.hosts.push_back(std::make_unique<room::RoomHost>(*loop, store, impl_->settings,
                                                             impl_->shared, registry.NewSlot()));
       sect.hosts.back()->set_sect(s.name(), s.vip());
+      sect.hosts.back()->set_vip_hook(
+          [impl = impl_.get()](const std::string& room_id, bool to_vip) {
+            impl->AutoMove(room_id, to_vip);
+          });
       sect.probes.push_back(std::make_unique<LoopLagProbe>(*loop));
       sect.loops.push_back(std::move(loop));
     }
@@ -143,6 +172,7 @@ room::Edge* RoomService::AddFrontLoop(Loop& loop, TimerWheel& wheel,
   assert(!impl_->started && "front loops register before Start");
   impl_->edges.push_back(std::make_unique<room::FrontEdge>(loop, wheel, *impl_, impl_->settings,
                                                            impl_->shared, metrics));
+  impl_->migrator.AddFrontLoop(loop);
   return impl_->edges.back().get();
 }
 
@@ -158,6 +188,7 @@ void RoomService::RemoveFrontLoop(room::Edge* edge) {
 
 void RoomService::Start() {
   impl_->started = true;
+  impl_->migrator.Start();
   for (auto& sect : impl_->sects) {
     for (size_t i = 0; i < sect.loops.size(); ++i) {
       sect.loops[i]->Start();
@@ -221,7 +252,7 @@ std::vector<Loop*> RoomService::loops() const {
 }
 
 std::string RoomService::SectOf(const std::string& room_id) const {
-  return impl_->sects[impl_->routing->Find(room_id, RoomHash(room_id)).sect].name;
+  return impl_->sects[impl_->migrator.table()->Find(room_id, RoomHash(room_id)).sect].name;
 }
 
 void RoomService::Dispatch(const std::string& room_id, room::Caller caller, room::Request request,
@@ -301,6 +332,45 @@ void RoomService::Reconfigure(const config::LoadedConfig& config) {
     room::FrontEdge* e = edge.get();
     e->loop().Post([e, settings] { e->set_settings(settings); });
   }
+}
+
+void RoomService::Place(const std::string& room_id, room::Caller caller, bool vip) {
+  const auto table = impl_->migrator.table();
+  if (auto pin = table->Pinned(room_id)) {
+    return room::ReplyError(
+        caller, MakeError(ErrorCode::kBadRequest,
+                          "the sects file pins this room to sect " + impl_->sects[*pin].name));
+  }
+  if (vip && !table->vip_sect()) {
+    return room::ReplyError(caller,
+                            MakeError(ErrorCode::kBadRequest, "the sects file has no VIP sect"));
+  }
+  Impl* impl = impl_.get();
+  impl->migrator.Move(
+      room_id, MoveTrigger::kAdmin,
+      [room_id, vip](const RoutingTable& t) -> std::shared_ptr<const RoutingTable> {
+        if (t.Pinned(room_id) || (vip && !t.vip_sect())) return nullptr;
+        return t.WithPlacement(room_id,
+                               vip ? std::optional(Placement{*t.vip_sect(), true}) : std::nullopt);
+      },
+      // Then the stats, from wherever the room lives now (if a reload pinned it meanwhile, from
+      // there).
+      [impl, room_id, caller = std::move(caller)](bool) mutable {
+        impl->HostOf(room_id).Post(room_id, std::move(caller), room::StatsArgs{});
+      });
+}
+
+bool RoomService::Repin(const config::Sects& next) {
+  std::lock_guard lock(impl_->sects_file_mu);
+  if (!SameShape(impl_->sects_file, next)) return false;
+  for (const std::string& room_id : RepinnedRooms(impl_->sects_file, next)) {
+    impl_->migrator.Move(
+        room_id, MoveTrigger::kReload,
+        [room_id, next](const RoutingTable& t) { return t.WithPinFrom(room_id, next); },
+        [](bool) {});
+  }
+  impl_->sects_file = next;
+  return true;
 }
 
 void RoomService::Sects(room::Caller caller) {
@@ -402,6 +472,19 @@ std::string RoomService::RenderMetrics() const {
     metrics::Histogram::RenderSeries(out, "chatroomd_loop_lag_seconds",
                                      "sect=\"" + sect.name + "\"", parts.data(), parts.size());
   }
+  std::string moves;
+  for (size_t t = 0; t < static_cast<size_t>(MoveTrigger::kCount); ++t) {
+    moves += "chatroomd_room_migrations_total{trigger=\"" +
+             std::string(MoveTriggerName(static_cast<MoveTrigger>(t))) + "\"} " +
+             std::to_string(impl_->migrator.moves(static_cast<MoveTrigger>(t))) + "\n";
+  }
+  family("chatroomd_room_migrations_total", "counter",
+         "Rooms moved between sects at run time, by what asked (admin, reload, promote, demote).",
+         moves);
+  family("chatroomd_room_migration_seconds_total", "counter",
+         "Time the moves took, from the swap of the routing table to the room's arrival.",
+         std::string("chatroomd_room_migration_seconds_total ") +
+             std::to_string(static_cast<double>(impl_->migrator.move_ns()) / 1e9) + "\n");
   family("chatroomd_room_memory_bytes", "gauge",
          "Memory the loaded rooms take, estimated at each upkeep tick (rooms.max_memory_mb).",
          "chatroomd_room_memory_bytes " +
@@ -411,7 +494,7 @@ std::string RoomService::RenderMetrics() const {
 
 void RoomService::CancelPoll(const std::string& room_id, room::ClientPtr client, uint64_t serial) {
   // (A poll the client's own edge holds is cancelled on its loop: room::CancelEdgeWait.)
-  impl_->HostOf(room_id).PostCancelPoll(std::move(client), serial);
+  impl_->HostOf(room_id).PostCancelPoll(room_id, std::move(client), serial);
 }
 
 }  // namespace chatroomd::sect

@@ -55,18 +55,21 @@ Status Reloader::Reload(std::string_view why) {
   google::protobuf::util::MessageDifferencer diff;
   diff.ReportDifferencesToString(&restart);
   diff.Compare(applied->main, next.main);
-  std::string sects;
-  google::protobuf::util::MessageDifferencer sects_diff;
-  sects_diff.ReportDifferencesToString(&sects);
-  sects_diff.Compare(running_->sects, next.sects);
   if (!restart.empty()) {
     spdlog::warn("reload ({}): these changes need a restart and were not applied:\n{}", why,
                  restart);
   }
-  if (!sects.empty()) {
+  // Pinned rooms move now; sects, threads and ranges wait for a restart.
+  if (rooms_.Repin(next.sects)) {
+    applied->sects = next.sects;
+  } else {
+    std::string sects;
+    google::protobuf::util::MessageDifferencer sects_diff;
+    sects_diff.ReportDifferencesToString(&sects);
+    sects_diff.Compare(running_->sects, next.sects);
     spdlog::warn(
-        "reload ({}): the sects file changed; sects and pinned rooms change at the next "
-        "start (moving rooms live is not built yet):\n{}",
+        "reload ({}): the sects file changed more than its pinned rooms; it is applied at the "
+        "next start:\n{}",
         why, sects);
   }
 

@@ -358,7 +358,7 @@ TEST_F(HttpCorsTest, AllowedOriginsGetTheHeadersOnEveryAnswerAndPreflightsAreAns
                             {"Access-Control-Request-Headers", "authorization, content-type"}});
   EXPECT_EQ(pre.status, 204) << pre;
   EXPECT_EQ(pre.Header("Access-Control-Allow-Origin"), "https://live.example.com");
-  EXPECT_EQ(pre.Header("Access-Control-Allow-Methods"), "GET, POST, DELETE, HEAD");
+  EXPECT_EQ(pre.Header("Access-Control-Allow-Methods"), "GET, POST, PUT, DELETE, HEAD");
   EXPECT_NE(pre.Header("Access-Control-Allow-Headers").find("Authorization"), std::string::npos);
   EXPECT_NE(pre.Header("Access-Control-Allow-Headers").find("Content-Type"), std::string::npos);
   EXPECT_FALSE(pre.Header("Access-Control-Max-Age").empty());

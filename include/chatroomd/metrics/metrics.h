@@ -27,6 +27,7 @@ enum class Endpoint : uint8_t {
   kRetract,
   kMute,
   kKick,
+  kPlace,
   kSects,
   kReload,
   kHealthz,

@@ -93,6 +93,19 @@ class Room {
   size_t memory_bytes() const;
   bool exists() const { return state_ == State::kReady && exists_; }
 
+  // Moving to another loop (sect/migrator.h), room_move.cc. On the old loop: Movable says
+  // whether nothing is under way that would come back to this loop (store work, a posted wake,
+  // queued requests, a batch of online changes); Detach then takes the room's held polls off
+  // this loop's timer wheel and its figures off this host. On the new loop, Adopt puts them on
+  // `host`. Between the two nothing touches the room.
+  bool Movable() const;
+  void Detach();
+  void Adopt(RoomHost& host);
+  // At the host's tick: true once the room's published online count has been past its sect's
+  // VIP threshold (traffic.vip_promote_online outside the VIP sect, vip_demote_online below it
+  // inside) for traffic.vip_switch_after_s; the window starts again after that.
+  bool VipSwitchDue(int64_t now_ms);
+
  private:
   enum class State { kLoading, kCreating, kReady };
 
@@ -171,7 +184,7 @@ class Room {
   std::optional<int> TakeSendToken(uint64_t user_hash, int64_t now_ms);
   void PruneSendBuckets(int64_t now_ms);
 
-  RoomHost& host_;
+  RoomHost* host_;  // changes when the room moves to another loop (Detach, Adopt)
   const std::string id_;
   State state_ = State::kLoading;
   bool exists_ = false;
@@ -204,6 +217,7 @@ class Room {
   std::unique_ptr<EdgeSubscriptions> edges_;
   std::unique_ptr<Moderation> moderation_;
   std::vector<uint64_t> retracting_;  // seqs whose retraction is under way
+  int64_t vip_since_ms_ = -1;         // past the VIP threshold since (steady), or -1
 };
 
 }  // namespace chatroomd::room

@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cassert>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,6 +66,11 @@ struct RoomSettings {
   uint32_t spread_threshold = 100000;
   // traffic.tiers, ascending by min_online (validated).
   std::vector<TrafficTier> tiers;
+  // traffic.vip_*: a room moves to the VIP sect once it has had at least vip_promote_online
+  // users (0: never) for vip_switch_after_ms, and back below vip_demote_online.
+  int64_t vip_promote_online = 0;
+  int64_t vip_demote_online = 0;
+  int64_t vip_switch_after_ms = 60000;
 
   // The tier of a room with `online` users: the last whose min_online <= online; below the
   // first (or with none), no interval and no hold.
@@ -137,8 +143,8 @@ class RoomHost {
   // From any thread: `request` runs at room `room_id` on this host's loop (the room is
   // loaded on first touch; past rooms.max_rooms the caller gets `overloaded`).
   void Post(std::string room_id, Caller caller, Request request);
-  // From any thread: the client no longer waits for its poll `serial` here.
-  void PostCancelPoll(ClientPtr client, uint64_t serial);
+  // From any thread: the client no longer waits for its poll `serial` of room `room_id`.
+  void PostCancelPoll(std::string room_id, ClientPtr client, uint64_t serial);
   // From any thread (an edge): a report, or the end of a subscription (edge.h).
   void PostEdgeReport(std::string room_id, EdgeReport report);
   void PostEdgeUnsubscribe(std::string room_id, Edge* edge, uint64_t gen);
@@ -164,7 +170,7 @@ class RoomHost {
   std::optional<Error> Full() const;
   // The room if it is loaded, else nullptr.
   Room* Find(const std::string& room_id);
-  void CancelPoll(const ClientPtr& client, uint64_t serial);
+  void CancelPoll(const std::string& room_id, const ClientPtr& client, uint64_t serial);
   // Answers every held poll (shutdown); new polls are answered at once from then on.
   void ReleaseAllHeld();
   // The upkeep tick (UpkeepPeriodMs: the aggregation period, or shorter with a short TTL):
@@ -174,6 +180,19 @@ class RoomHost {
   void Sweep(int64_t now_ms);
 
   size_t room_count() const { return rooms_.size(); }
+
+  // Moving rooms between loops (sect/migrator.h), on this loop. The new home first expects
+  // the room: what arrives for it waits until the room does. The old home then lets it go
+  // once nothing is under way for it (Room::Movable; retried every millisecond until then),
+  // and `arrived` runs on the new home's loop once the room is there and what waited for it
+  // has run. From then on what still reaches the old home for the room goes on to the new one.
+  void ExpectRoom(const std::string& room_id);
+  void Depart(const std::string& room_id, RoomHost& target, std::function<void()> arrived);
+  // At the upkeep tick, for each room past its VIP threshold for long enough (Room::
+  // VipSwitchDue): `hook(room_id, to_vip)`. Before Start.
+  void set_vip_hook(std::function<void(const std::string&, bool)> hook) {
+    vip_hook_ = std::move(hook);
+  }
   // Live setting changes (reload): takes effect for later requests.
   void set_settings(std::shared_ptr<const RoomSettings> s) { settings_ = std::move(s); }
   // The sect this host belongs to (for /stats); before Start.
@@ -202,6 +221,15 @@ class RoomHost {
 
  private:
   void ArmSweep();
+  // The request, unless the room is on its way here (it waits) or has gone (it follows).
+  void Run(const std::string& room_id, Caller caller, Request request);
+  // True when `work` for `room_id` was kept (the room is on its way here) or sent on (the room
+  // left for another loop, `forward` runs there).
+  bool Detour(const std::string& room_id, std::function<void()>& work,
+              const std::function<void(RoomHost&)>& forward);
+  void Arrive(const std::string& room_id, std::unique_ptr<Room> room);
+  void EdgeReportHere(const std::string& room_id, EdgeReport report);
+  void EdgeUnsubscribeHere(const std::string& room_id, Edge* edge, uint64_t gen);
   // Expires the spread rooms' parts that live here.
   void SweepParts(int64_t now_ms);
   // One write request for these counter records.
@@ -225,6 +253,12 @@ class RoomHost {
   std::vector<store::CounterRecord> unloaded_counters_;
   int64_t room_bytes_ = 0;         // this host's share of shared_.room_bytes
   bool rewrite_counters_ = false;  // a counters write failed: the next flush writes all again
+  // Rooms on their way here, with what arrived for them meanwhile, in order.
+  std::unordered_map<std::string, std::vector<std::function<void()>>> incoming_;
+  // Rooms that left, and where to.
+  std::unordered_map<std::string, RoomHost*> departed_;
+  boost::asio::steady_timer depart_timer_;  // Depart's retry (one move at a time)
+  std::function<void(const std::string&, bool)> vip_hook_;
 };
 
 }  // namespace chatroomd::room

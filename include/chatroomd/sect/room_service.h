@@ -22,6 +22,7 @@
 
 namespace chatroomd::config {
 struct LoadedConfig;
+class Sects;
 }  // namespace chatroomd::config
 namespace chatroomd::store {
 class Store;
@@ -70,12 +71,21 @@ class RoomService {
   // Mute or kick (the caller is an admin), and retract.
   void Moderate(const std::string& room_id, room::Caller caller, room::ModerateArgs args);
   void Retract(const std::string& room_id, room::Caller caller, room::RetractArgs args);
+  // PUT /v1/admin/rooms/{room} (the caller is an admin): the room moves to the VIP sect (or
+  // back to the sect of its hash range) at run time; the answer is its stats once it is there.
+  // An admin's VIP placement stays until an admin takes it back (the VIP thresholds leave it
+  // alone); a room the sects file pins cannot be placed.
+  void Place(const std::string& room_id, room::Caller caller, bool vip);
   // The client no longer waits for poll `serial` of room `room_id`.
   void CancelPoll(const std::string& room_id, room::ClientPtr client, uint64_t serial);
 
   // A reload (any thread): the settings `config` may change live go to every sect loop and
   // edge, each taking them on its own loop; those that need a restart keep their values.
   void Reconfigure(const config::LoadedConfig& config);
+  // A reload's sects file (any thread): rooms whose pinned sect changed move there, one after
+  // the other. False when the file differs in more than its pinned rooms (sects, threads,
+  // ranges need a restart): nothing moves then.
+  bool Repin(const config::Sects& sects);
 
   // Sends waiting in the store (any thread).
   int64_t pending_writes() const;

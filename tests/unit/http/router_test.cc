@@ -295,7 +295,7 @@ TEST_F(CorsRouterTest, PreflightOfAnAllowedOriginListsMethodsAndHeaders) {
   auto a = Ask(Preflight("https://live.example.com"));
   EXPECT_EQ(a.via, FakeExchange::Via::kReplyLater);
   EXPECT_EQ(a.response->status, 204);
-  EXPECT_TRUE(HasHeader(a.response, "Access-Control-Allow-Methods: GET, POST, DELETE, HEAD"))
+  EXPECT_TRUE(HasHeader(a.response, "Access-Control-Allow-Methods: GET, POST, PUT, DELETE, HEAD"))
       << a.response->head;
   EXPECT_TRUE(HasHeader(a.response,
                         "Access-Control-Allow-Headers: Authorization, Content-Type, Accept, "

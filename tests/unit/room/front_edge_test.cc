@@ -310,7 +310,7 @@ TEST_F(FrontEdgeTest, CancelForgetsTheWait) {
   EXPECT_EQ(b.use_count(), 1);
   EXPECT_EQ(c.use_count(), 1);
   // The room's poll too: nothing is held anywhere.
-  OnFront([&] { host_->PostCancelPoll(a, a_serial); });
+  OnFront([&] { host_->PostCancelPoll("r", a, a_serial); });
   EXPECT_EQ(HeldAtRoom(), 0u);
   EXPECT_EQ(SharedHeld(), 0);
   EXPECT_EQ(RoomHeldMetric(), 0);
@@ -436,7 +436,7 @@ TEST_F(FrontEdgeTest, AnIdleRoomIsDroppedAndUnsubscribed) {
   auto a = EdgeClient();
   Subscribe(a, "alice", head);
   const uint64_t a_serial = last_serial_;
-  OnFront([&] { host_->PostCancelPoll(a, a_serial); });
+  OnFront([&] { host_->PostCancelPoll("r", a, a_serial); });
   ASSERT_EQ(HeldAtRoom(), 0u);
   ASSERT_EQ(EdgeCount(), 1u);
 

@@ -92,6 +92,55 @@ TEST(RoutingTest, PinnedToANonVipSect) {
   EXPECT_EQ(table.Find("pinned-high", kMax).sect, 1u);
 }
 
+TEST(RoutingTest, APlacementMovesARoomAndLeavesTheTableItCameFrom) {
+  const auto table = std::make_shared<RoutingTable>(TwoHalvesAndVip());
+  ASSERT_EQ(table->vip_sect(), 2u);
+  const uint64_t h = 5;  // normal-1's range
+  auto placed = table->WithPlacement("show", Placement{2, true});
+  EXPECT_EQ(placed->Find("show", h).sect, 2u);
+  EXPECT_EQ(placed->Placed("show")->by_admin, true);
+  EXPECT_EQ(table->Find("show", h).sect, 0u) << "tables are immutable";
+  EXPECT_FALSE(table->Placed("show"));
+  EXPECT_EQ(placed->Find("other", h).sect, 0u);
+  // The loop within a sect is the room's own: the same whichever way it got there.
+  EXPECT_EQ(placed->Find("show", h).loop, table->Find("lobby", h).loop);
+  auto back = placed->WithPlacement("show", std::nullopt);
+  EXPECT_EQ(back->Find("show", h).sect, 0u);
+  // A pin wins over a placement.
+  auto pinned_placed = table->WithPlacement("lobby", Placement{0, true});
+  EXPECT_EQ(pinned_placed->Find("lobby", h).sect, 2u);
+}
+
+TEST(RoutingTest, AReloadedFileRepinsOneRoomAtATime) {
+  const config::Sects before = TwoHalvesAndVip();  // lobby, big-show in vip
+  config::Sects after = before;
+  after.mutable_sects(2)->clear_rooms();
+  after.mutable_sects(2)->add_rooms("lobby");
+  after.mutable_sects(2)->add_rooms("stage");
+  after.mutable_sects(0)->add_rooms("big-show");
+  EXPECT_TRUE(SameShape(before, after));
+  EXPECT_EQ(RepinnedRooms(before, after), (std::vector<std::string>{"big-show", "stage"}));
+  EXPECT_TRUE(RepinnedRooms(before, before).empty());
+
+  auto table = std::make_shared<const RoutingTable>(before);
+  table = table->WithPlacement("stage", Placement{1, true});
+  auto stage = table->WithPinFrom("stage", after);
+  EXPECT_EQ(stage->Find("stage", 0).sect, 2u);
+  EXPECT_FALSE(stage->Placed("stage")) << "a pinned room loses its placement";
+  EXPECT_EQ(stage->Find("big-show", 0).sect, 2u) << "one room at a time";
+  auto show = stage->WithPinFrom("big-show", after);
+  EXPECT_EQ(show->Find("big-show", kMax).sect, 0u);
+  auto unpinned = show->WithPinFrom("lobby", config::Sects());
+  EXPECT_EQ(unpinned->Find("lobby", kMax).sect, 1u) << "unpinned: its hash range";
+
+  config::Sects more_threads = before;
+  more_threads.mutable_sects(0)->set_threads(8);
+  EXPECT_FALSE(SameShape(before, more_threads));
+  config::Sects new_range = before;
+  new_range.mutable_sects(1)->mutable_ranges(0)->set_end(kMax - 1);
+  EXPECT_FALSE(SameShape(before, new_range));
+}
+
 TEST(RoutingTest, SameRoomSameRoute) {
   RoutingTable table(TwoHalvesAndVip());
   RoutingTable again(TwoHalvesAndVip());
