@@ -55,12 +55,16 @@ void RoomHost::Post(std::string room_id, Caller caller, Request request) {
 }
 
 void RoomHost::Run(const std::string& room_id, Caller caller, Request request) {
-  if (!incoming_.empty() || !departed_.empty()) [[unlikely]] {
-    std::function<void()> work = [this, room_id, caller, request]() mutable {
-      Run(room_id, std::move(caller), std::move(request));
-    };
-    if (Detour(room_id, work, [&](RoomHost& next) { next.Post(room_id, caller, request); })) {
+  if (moving()) [[unlikely]] {
+    if (auto* waiting = Awaited(room_id)) {
+      waiting->push_back(
+          [this, room_id, caller = std::move(caller), request = std::move(request)]() mutable {
+            Run(room_id, std::move(caller), std::move(request));
+          });
       return;
+    }
+    if (RoomHost* next = Gone(room_id)) {
+      return next->Post(room_id, std::move(caller), std::move(request));
     }
   }
   Room* room = Get(room_id);
@@ -68,17 +72,14 @@ void RoomHost::Run(const std::string& room_id, Caller caller, Request request) {
   room->Handle(std::move(caller), std::move(request));
 }
 
-bool RoomHost::Detour(const std::string& room_id, std::function<void()>& work,
-                      const std::function<void(RoomHost&)>& forward) {
-  if (auto it = incoming_.find(room_id); it != incoming_.end()) {
-    it->second.push_back(std::move(work));
-    return true;
-  }
-  if (auto it = departed_.find(room_id); it != departed_.end()) {
-    forward(*it->second);
-    return true;
-  }
-  return false;
+std::vector<std::function<void()>>* RoomHost::Awaited(const std::string& room_id) {
+  auto it = incoming_.find(room_id);
+  return it == incoming_.end() ? nullptr : &it->second;
+}
+
+RoomHost* RoomHost::Gone(const std::string& room_id) {
+  auto it = departed_.find(room_id);
+  return it == departed_.end() ? nullptr : it->second.target;
 }
 
 void RoomHost::PostCancelPoll(std::string room_id, ClientPtr client, uint64_t serial) {
@@ -94,11 +95,13 @@ void RoomHost::PostEdgeReport(std::string room_id, EdgeReport report) {
 }
 
 void RoomHost::EdgeReportHere(const std::string& room_id, EdgeReport report) {
-  if (!incoming_.empty() || !departed_.empty()) [[unlikely]] {
-    std::function<void()> work = [this, room_id, report] { EdgeReportHere(room_id, report); };
-    if (Detour(room_id, work, [&](RoomHost& next) { next.PostEdgeReport(room_id, report); })) {
-      return;
+  if (moving()) [[unlikely]] {
+    if (auto* waiting = Awaited(room_id)) {
+      return waiting->push_back([this, room_id, report = std::move(report)]() mutable {
+        EdgeReportHere(room_id, std::move(report));
+      });
     }
+    if (RoomHost* next = Gone(room_id)) return next->PostEdgeReport(room_id, std::move(report));
   }
   // A room with edges is never unloaded, so it is there; look, never load.
   if (Room* r = Find(room_id)) r->OnEdgeReport(std::move(report));
@@ -111,14 +114,12 @@ void RoomHost::PostEdgeUnsubscribe(std::string room_id, Edge* edge, uint64_t gen
 }
 
 void RoomHost::EdgeUnsubscribeHere(const std::string& room_id, Edge* edge, uint64_t gen) {
-  if (!incoming_.empty() || !departed_.empty()) [[unlikely]] {
-    std::function<void()> work = [this, room_id, edge, gen] {
-      EdgeUnsubscribeHere(room_id, edge, gen);
-    };
-    if (Detour(room_id, work,
-               [&](RoomHost& next) { next.PostEdgeUnsubscribe(room_id, edge, gen); })) {
-      return;
+  if (moving()) [[unlikely]] {
+    if (auto* waiting = Awaited(room_id)) {
+      return waiting->push_back(
+          [this, room_id, edge, gen] { EdgeUnsubscribeHere(room_id, edge, gen); });
     }
+    if (RoomHost* next = Gone(room_id)) return next->PostEdgeUnsubscribe(room_id, edge, gen);
   }
   if (Room* r = Find(room_id)) r->OnEdgeUnsubscribe(edge, gen);
 }
@@ -147,7 +148,7 @@ void RoomHost::Depart(const std::string& room_id, RoomHost& target, std::functio
     room = std::move(it->second);
     rooms_.erase(it);
   }
-  departed_[room_id] = &target;
+  departed_[room_id] = Departed{&target, NowMs()};
   // What the room sent this turn (to edges, to its online parts) leaves at the end of the turn,
   // before the room does: the new loop's messages to the same places come after them.
   loop_.Post([&target, room_id, room = std::move(room), arrived = std::move(arrived)]() mutable {
@@ -168,6 +169,8 @@ void RoomHost::Arrive(const std::string& room_id, std::unique_ptr<Room> room) {
   }
   if (room) {
     room->Adopt(*this);
+    // A room on its way while the daemon began to drain missed Drain's release: now.
+    if (shared_.draining.load(std::memory_order_relaxed)) room->ReleaseAllHeld();
     auto [slot, added] = rooms_.try_emplace(room_id, std::move(room));
     if (!added) spdlog::error("room {} arrived at a loop that has it already", room_id);
   }
@@ -215,14 +218,12 @@ Room* RoomHost::Find(const std::string& room_id) {
 
 void RoomHost::CancelPoll(const std::string& room_id, const ClientPtr& client, uint64_t serial) {
   AssertOnLoop();
-  if (!incoming_.empty() || !departed_.empty()) [[unlikely]] {
-    std::function<void()> work = [this, room_id, client, serial] {
-      CancelPoll(room_id, client, serial);
-    };
-    if (Detour(room_id, work,
-               [&](RoomHost& next) { next.PostCancelPoll(room_id, client, serial); })) {
-      return;
+  if (moving()) [[unlikely]] {
+    if (auto* waiting = Awaited(room_id)) {
+      return waiting->push_back(
+          [this, room_id, client, serial] { CancelPoll(room_id, client, serial); });
     }
+    if (RoomHost* next = Gone(room_id)) return next->PostCancelPoll(room_id, client, serial);
   }
   // Only a room of this loop's may be looked at here (a poll held elsewhere is not ours).
   Room* room = Find(room_id);
@@ -249,6 +250,9 @@ void RoomHost::Sweep(int64_t now_ms) {
   int64_t idle = settings_->idle_unload_ms;
   // The parts first: the rooms' ticks below read what they expired.
   SweepParts(now_ms);
+  // Every front loop routes a moved room to its new home before the move ends; what still
+  // came here after that was a straggler from another thread, long done after a minute.
+  std::erase_if(departed_, [now_ms](const auto& d) { return now_ms - d.second.at_ms > 60000; });
   int64_t estimated = 0;
   int64_t spread = 0;
   int64_t bytes = 0;

@@ -223,10 +223,12 @@ class RoomHost {
   void ArmSweep();
   // The request, unless the room is on its way here (it waits) or has gone (it follows).
   void Run(const std::string& room_id, Caller caller, Request request);
-  // True when `work` for `room_id` was kept (the room is on its way here) or sent on (the room
-  // left for another loop, `forward` runs there).
-  bool Detour(const std::string& room_id, std::function<void()>& work,
-              const std::function<void(RoomHost&)>& forward);
+  // Rooms are on their way here or left: requests look where their room is (below).
+  bool moving() const { return !incoming_.empty() || !departed_.empty(); }
+  // What waits for `room_id` (on its way here), else nullptr.
+  std::vector<std::function<void()>>* Awaited(const std::string& room_id);
+  // Where `room_id` went (it left this loop), else nullptr.
+  RoomHost* Gone(const std::string& room_id);
   void Arrive(const std::string& room_id, std::unique_ptr<Room> room);
   void EdgeReportHere(const std::string& room_id, EdgeReport report);
   void EdgeUnsubscribeHere(const std::string& room_id, Edge* edge, uint64_t gen);
@@ -255,8 +257,12 @@ class RoomHost {
   bool rewrite_counters_ = false;  // a counters write failed: the next flush writes all again
   // Rooms on their way here, with what arrived for them meanwhile, in order.
   std::unordered_map<std::string, std::vector<std::function<void()>>> incoming_;
-  // Rooms that left, and where to.
-  std::unordered_map<std::string, RoomHost*> departed_;
+  // Rooms that left in the last minute, where to and when (steady ms).
+  struct Departed {
+    RoomHost* target;
+    int64_t at_ms;
+  };
+  std::unordered_map<std::string, Departed> departed_;
   boost::asio::steady_timer depart_timer_;  // Depart's retry (one move at a time)
   std::function<void(const std::string&, bool)> vip_hook_;
 };
