@@ -142,6 +142,7 @@ TEST_F(TiersTest, EdgesLeaveEarlyPollsToTheRoomAndBatchTheirOwn) {
   const auto p1_at = Clock::now();
 
   // At once with the head cursor: early, so the room holds it, not the edge.
+  const double early_before = Metric(port(), "chatroomd_polls_held_early_total");
   auto early = std::async(std::launch::async, [&] {
     auto start = Clock::now();
     PollResult r = bob.Poll(room, {.cursor = p1.cursor, .timeout_ms = 2000});
@@ -149,6 +150,8 @@ TEST_F(TiersTest, EdgesLeaveEarlyPollsToTheRoomAndBatchTheirOwn) {
   });
   ASSERT_TRUE(WaitForHeldPolls(port(), held_before + 1));
   EXPECT_EQ(Metric(port(), "chatroomd_edge_held_polls"), 0) << "an edge held an early poll";
+  EXPECT_TRUE(WaitUntil(
+      [&] { return Metric(port(), "chatroomd_polls_held_early_total") == early_before + 1; }, 2s));
   auto [timed_out, took] = early.get();
   ASSERT_TRUE(timed_out.ok);
   EXPECT_TRUE(timed_out.messages.empty()) << timed_out.response;
@@ -236,10 +239,13 @@ TEST_F(TiersPriorityTest, APriorityMessageEndsAnEarlyHoldAtOnce) {
   JoinResult j = alice.Join(room);
   ASSERT_TRUE(j.ok);
   const double held_before = Metric(port(), "chatroomd_held_polls");
+  const double early_before = Metric(port(), "chatroomd_polls_held_early_total");
   auto early = std::async(std::launch::async, [&] {
     return alice.Poll(room, {.cursor = j.cursor, .timeout_ms = 10000});
   });
   ASSERT_TRUE(WaitForHeldPolls(port(), held_before + 1));
+  EXPECT_TRUE(WaitUntil(
+      [&] { return Metric(port(), "chatroomd_polls_held_early_total") == early_before + 1; }, 2s));
   ASSERT_EQ(backend.Say(room, "normal"), 1u);
   EXPECT_EQ(early.wait_for(300ms), std::future_status::timeout) << "a normal message ended it";
   const auto sent = Clock::now();
