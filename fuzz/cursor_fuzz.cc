@@ -1,5 +1,6 @@
 // Cursor decoding (common/cursor.h): any text a client may send back as a cursor. A decoded
-// cursor must encode back to the same text (one encoding per cursor).
+// cursor, with its "not before" time, must encode back to the same text (one encoding per
+// cursor and time).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -10,8 +11,11 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   for (std::string_view room : {std::string_view("r1"), std::string_view("room-7f3a9c")}) {
-    auto cursor = chatroomd::DecodeCursor(room, text);
-    if (cursor.ok() && chatroomd::EncodeCursor(room, cursor.value()) != text) std::abort();
+    int64_t not_before_ms = -1;
+    auto cursor = chatroomd::DecodeCursor(room, text, &not_before_ms);
+    if (!cursor.ok()) continue;
+    if (not_before_ms < 0) std::abort();
+    if (chatroomd::EncodeCursor(room, cursor.value(), not_before_ms) != text) std::abort();
   }
   return 0;
 }

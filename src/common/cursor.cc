@@ -3,13 +3,19 @@
 #include <xxhash.h>
 
 #include <array>
+#include <limits>
 
 #include "chatroomd/common/ids.h"
 
 namespace chatroomd {
 namespace {
 
-constexpr uint8_t kVersion = 1;
+constexpr uint8_t kVersion = 1;      // [normal][priority]
+constexpr uint8_t kVersionTime = 2;  // [normal][priority][not_before_ms]
+// The version byte, three 10-byte varints and the check; in base64 without padding.
+constexpr size_t kMaxRaw = 1 + 3 * 10 + 2;
+constexpr size_t kMaxText = (kMaxRaw * 4 + 2) / 3;
+static_assert(kMaxText <= kMaxCursorChars);
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 uint16_t Check(std::string_view room_id, const uint8_t* data, size_t len) {
@@ -50,12 +56,13 @@ Error Bad() { return MakeError(ErrorCode::kBadCursor, "cursor is not one this ro
 
 }  // namespace
 
-std::string EncodeCursor(std::string_view room_id, Cursor cursor) {
-  std::array<uint8_t, 24> raw;
+std::string EncodeCursor(std::string_view room_id, Cursor cursor, int64_t not_before_ms) {
+  std::array<uint8_t, kMaxRaw> raw;
   size_t len = 0;
-  raw[len++] = kVersion;
+  raw[len++] = not_before_ms > 0 ? kVersionTime : kVersion;
   PutVarint(cursor.normal, raw.data(), len);
   PutVarint(cursor.priority, raw.data(), len);
+  if (not_before_ms > 0) PutVarint(static_cast<uint64_t>(not_before_ms), raw.data(), len);
   uint16_t check = Check(room_id, raw.data(), len);
   raw[len++] = static_cast<uint8_t>(check);
   raw[len++] = static_cast<uint8_t>(check >> 8);
@@ -83,9 +90,10 @@ std::string EncodeCursor(std::string_view room_id, Cursor cursor) {
   return out;
 }
 
-Result<Cursor> DecodeCursor(std::string_view room_id, std::string_view text) {
-  if (text.empty() || text.size() > 32 || text.size() % 4 == 1) return Bad();
-  std::array<uint8_t, 24> raw;
+Result<Cursor> DecodeCursor(std::string_view room_id, std::string_view text,
+                            int64_t* not_before_ms) {
+  if (text.empty() || text.size() > kMaxText || text.size() % 4 == 1) return Bad();
+  std::array<uint8_t, kMaxRaw> raw;
   size_t len = 0;
   uint32_t acc = 0;
   int bits = 0;
@@ -101,7 +109,7 @@ Result<Cursor> DecodeCursor(std::string_view room_id, std::string_view text) {
   }
   // Leftover bits must be zero, or two strings would decode to the same bytes.
   if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return Bad();
-  if (len < 5 || raw[0] != kVersion) return Bad();
+  if (len < 5 || (raw[0] != kVersion && raw[0] != kVersionTime)) return Bad();
   size_t body = len - 2;
   uint16_t check = static_cast<uint16_t>(raw[body] | (raw[body + 1] << 8));
   if (check != Check(room_id, raw.data(), body)) return Bad();
@@ -109,7 +117,16 @@ Result<Cursor> DecodeCursor(std::string_view room_id, std::string_view text) {
   Cursor cursor;
   if (!GetVarint(raw.data(), body, pos, cursor.normal)) return Bad();
   if (!GetVarint(raw.data(), body, pos, cursor.priority)) return Bad();
+  uint64_t time = 0;
+  if (raw[0] == kVersionTime) {
+    // 0 is written as version 1; a time past int64 was never written.
+    if (!GetVarint(raw.data(), body, pos, time)) return Bad();
+    if (time == 0 || time > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return Bad();
+    }
+  }
   if (pos != body) return Bad();
+  if (not_before_ms) *not_before_ms = static_cast<int64_t>(time);
   return cursor;
 }
 

@@ -310,6 +310,11 @@ void Connection::WriteMore(size_t written) {
 void Connection::OnWritten() {
   auto& m = front_.metrics;
   m.CountRequest(endpoint_, out_->status);
+  // Counted here, as written, with the deliveries below: responses per delivered message.
+  if (endpoint_ == metrics::Endpoint::kPoll && out_->status == 200) {
+    metrics::Bump(m.poll_responses, 1);
+    metrics::Bump(m.poll_deliveries, out_->messages);
+  }
   if (out_->messages) {
     metrics::Bump(m.deliveries, out_->messages);
     if (!out_->accepted_ns.empty()) {

@@ -312,7 +312,7 @@ void Router::HandlePoll(RoomRequest& r, room::Caller caller) {
       if (value.size() > kMaxCursorChars) {
         return Fail(r, MakeError(ErrorCode::kBadCursor, "cursor is too long"));
       }
-      auto c = DecodeCursor(r.room, value);
+      auto c = DecodeCursor(r.room, value, &args.not_before_ms);
       if (!c) return Fail(r, c.error());
       args.cursor = *c;
     } else if (key == "timeout_ms") {

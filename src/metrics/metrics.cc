@@ -134,7 +134,8 @@ std::string Registry::Render(std::string_view extra) const {
   std::lock_guard lock(mu_);
   std::string out;
   int64_t open = 0, held = 0, edge_held = 0;
-  uint64_t accepted = 0, deliveries = 0, edge_answers = 0;
+  uint64_t accepted = 0, deliveries = 0, edge_answers = 0, poll_responses = 0, poll_deliveries = 0,
+           held_early = 0;
   std::vector<const Histogram*> latency;
   for (const auto& s : slots_) {
     open += s.open_connections.load(std::memory_order_relaxed);
@@ -143,6 +144,9 @@ std::string Registry::Render(std::string_view extra) const {
     accepted += s.messages_accepted.load(std::memory_order_relaxed);
     deliveries += s.deliveries.load(std::memory_order_relaxed);
     edge_answers += s.edge_answers.load(std::memory_order_relaxed);
+    poll_responses += s.poll_responses.load(std::memory_order_relaxed);
+    poll_deliveries += s.poll_deliveries.load(std::memory_order_relaxed);
+    held_early += s.polls_held_early.load(std::memory_order_relaxed);
     latency.push_back(&s.delivery_latency);
   }
   AppendCounter(out, "chatroomd_open_connections", "Open client connections.",
@@ -161,6 +165,18 @@ std::string Registry::Render(std::string_view extra) const {
                 "Polls behind a room's head that a front loop answered itself, with the answer "
                 "the room sent at its last growth.",
                 static_cast<double>(edge_answers));
+  AppendCounter(out, "chatroomd_poll_responses_total",
+                "Poll answers (200) written, with messages or empty, by a room or a front loop; "
+                "per delivered message: rate of this / rate of chatroomd_poll_deliveries_total.",
+                static_cast<double>(poll_responses));
+  AppendCounter(out, "chatroomd_poll_deliveries_total",
+                "Of chatroomd_deliveries_total, the messages written in poll answers (joins' "
+                "backlogs left out).",
+                static_cast<double>(poll_deliveries));
+  AppendCounter(out, "chatroomd_polls_held_early_total",
+                "Polls held because they came before the time the previous answer gave "
+                "(next_poll_ms, adaptive tiers).",
+                static_cast<double>(held_early));
   out +=
       "# HELP chatroomd_requests_total Requests answered, by endpoint and status.\n"
       "# TYPE chatroomd_requests_total counter\n";

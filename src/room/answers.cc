@@ -7,6 +7,10 @@
 
 namespace chatroomd::room {
 
+std::string AnswerCursor(std::string_view room, Cursor cursor, int32_t next_poll_ms) {
+  return EncodeCursor(room, cursor, next_poll_ms > 0 ? WallNowMs() + next_poll_ms : 0);
+}
+
 WirePtr SendAnswer(uint64_t seq, bool duplicate, BodyFormat format) {
   if (format == BodyFormat::kProtobuf) {
     api::SendResponse r;
@@ -24,7 +28,7 @@ WirePtr EmptyPollAnswer(std::string_view room, Cursor cursor, int64_t online, in
   std::vector<const EncodedMessage*> none;
   ResponseFields f;
   f.room = room;
-  f.cursor = EncodeCursor(room, cursor);
+  f.cursor = AnswerCursor(room, cursor, next_poll_ms);
   f.messages = &none;
   f.online = online;
   f.next_poll_ms = next_poll_ms;
@@ -36,7 +40,7 @@ WirePtr ReadAnswer(const RoomLog& log, std::string_view room, Cursor cursor, uin
   ReadResult r = log.Read(cursor, limit);
   ResponseFields f;
   f.room = room;
-  f.cursor = EncodeCursor(room, r.next);
+  f.cursor = AnswerCursor(room, r.next, next_poll_ms);
   f.messages = &r.messages;
   f.gap = r.gap;
   f.online = online;

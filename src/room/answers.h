@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -11,6 +12,11 @@
 #include "chatroomd/room/room_log.h"
 
 namespace chatroomd::room {
+
+// The cursor an answer carries: with a "not before" of now + next_poll_ms when the answer tells
+// the client to wait (adaptive tiers: a poll that comes sooner is held until then), else the
+// plain cursor of before tiers.
+std::string AnswerCursor(std::string_view room, Cursor cursor, int32_t next_poll_ms);
 
 // 200 {seq, duplicate} for a send.
 WirePtr SendAnswer(uint64_t seq, bool duplicate, BodyFormat format);

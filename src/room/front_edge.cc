@@ -54,6 +54,8 @@ void CancelEdgeWait(Client& client) {
 bool FrontEdge::TryHold(const std::string& room, Caller& caller, const PollArgs& args) {
   AssertOnLoop();
   if (!rooms_ || draining_ || args.timeout_ms == 0 || !args.cursor) return false;
+  // Early (adaptive tiers): the room holds it until its time, whatever this edge knows.
+  if (args.not_before_ms > 0 && args.not_before_ms > WallNowMs()) return false;
   auto it = rooms_by_id_.find(room);
   if (it == rooms_by_id_.end()) return false;
   EdgeRoom& r = *it->second;

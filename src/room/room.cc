@@ -37,11 +37,15 @@ Room::Room(RoomHost& host, std::string id)
       published_(online_->Snapshot(WallNowMs())),
       dedup_(std::make_unique<DedupKeys>()),
       edges_(std::make_unique<EdgeSubscriptions>()),
-      moderation_(std::make_unique<Moderation>()) {}
+      moderation_(std::make_unique<Moderation>()) {
+  batch_timer_.room = this;
+  batch_timer_.fire = &Room::OnBatchDue;
+}
 
 Room::~Room() {
   // Unloaded only when idle, or destroyed after its loop stopped: nothing is held; release
   // defensively all the same (off the loop, so not through the asserting ReleaseAllHeld).
+  host_->wheel().Cancel(batch_timer_);
   ReleaseHeld();
   host_->AddOnline(-published_->count);
 }
@@ -179,11 +183,11 @@ void Room::DoJoin(const Caller& caller, const JoinArgs& args) {
   auto messages = log_.Backlog(args.backlog);
   ResponseFields f;
   f.room = id_;
-  f.cursor = EncodeCursor(id_, {log_.head(), log_.head()});
+  f.next_poll_ms = next_poll_ms();
+  f.cursor = AnswerCursor(id_, {log_.head(), log_.head()}, f.next_poll_ms);
   f.messages = &messages;
   f.is_poll = false;
   f.online = online();
-  f.next_poll_ms = next_poll_ms();
   Reply(caller, BuildMessagesResponse(f, caller.format));
 }
 
@@ -219,7 +223,7 @@ bool Room::Sweep(int64_t now_ms, int64_t idle_unload_ms) {
   PruneSendBuckets(now_ms);
   moderation_->Prune(WallNowMs());
   if (state_ != State::kReady || pending_io_ > 0 || held_count_ > 0 || !edges_->empty() ||
-      !queued_.empty() || wake_scheduled_) {
+      !queued_.empty() || wake_scheduled_ || batch_timer_.scheduled()) {
     return false;
   }
   if (!exists_) return true;  // a room that was asked for and does not exist

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 
 #include "chatroomd/room/room.h"
 #include "room/online_part.h"
@@ -133,6 +134,8 @@ void RoomHost::ExpectRoom(const std::string& room_id) {
 void RoomHost::Depart(const std::string& room_id, RoomHost& target, std::function<void()> arrived) {
   AssertOnLoop();
   auto it = rooms_.find(room_id);
+  // A batch being gathered (traffic.tiers' hold) is answered now rather than moved.
+  if (it != rooms_.end()) it->second->FlushBatch();
   if (it != rooms_.end() && !it->second->Movable()) {
     // Store work under way comes back to this loop: wait for it (no new work comes here).
     depart_timer_.expires_after(std::chrono::milliseconds(1));
@@ -257,6 +260,7 @@ void RoomHost::Sweep(int64_t now_ms) {
   int64_t spread = 0;
   int64_t bytes = 0;
   int64_t held = 0;
+  std::array<int64_t, PresenceStats::kMaxTiers> by_tier{};
   for (auto it = rooms_.begin(); it != rooms_.end();) {
     Room& room = *it->second;
     if (room.Sweep(now_ms, idle)) {
@@ -267,6 +271,8 @@ void RoomHost::Sweep(int64_t now_ms) {
       spread += room.online_spread() ? 1 : 0;
       bytes += static_cast<int64_t>(room.memory_bytes());
       held += room.HeldEverywhere();
+      const int tier = room.tier_index();
+      if (tier >= 0 && tier < static_cast<int>(by_tier.size())) ++by_tier[tier];
       if (vip_hook_ && room.VipSwitchDue(now_ms)) vip_hook_(room.id(), !vip_);
       ++it;
     }
@@ -277,6 +283,11 @@ void RoomHost::Sweep(int64_t now_ms) {
   presence_.rooms_spread.store(spread, std::memory_order_relaxed);
   presence_.rooms.store(static_cast<int64_t>(rooms_.size()), std::memory_order_relaxed);
   presence_.held_polls.store(held, std::memory_order_relaxed);
+  for (size_t t = 0; t < by_tier.size(); ++t) {
+    presence_.rooms_by_tier[t].store(by_tier[t], std::memory_order_relaxed);
+  }
+  presence_.tiers.store(static_cast<int>(std::min(settings_->tiers.size(), by_tier.size())),
+                        std::memory_order_relaxed);
   if (now_ms - last_flush_ms_ >= settings_->counters_flush_ms) {
     FlushCounters();
   } else if (!unloaded_counters_.empty()) {

@@ -13,13 +13,14 @@ bool Room::Movable() const {
   AssertOnHomeLoop();
   // Loading or creating is store work under way; queued requests wait for it.
   return state_ == State::kReady && pending_io_ == 0 && !wake_scheduled_ && queued_.empty() &&
-         online_->idle();
+         online_->idle() && !batch_pending();
 }
 
 void Room::Detach() {
   AssertOnHomeLoop();
   assert(Movable());
-  // The deadlines stay in the nodes (TimerNode::deadline_ms): Adopt schedules them again.
+  // The deadlines stay in the nodes (TimerNode::deadline_ms), an early-held poll's release time
+  // included (its rest stays in the HeldPoll): Adopt schedules them again.
   for (HeldPoll& h : held_) host_->wheel().Cancel(h);
   host_->metrics().held_polls.fetch_sub(static_cast<int64_t>(held_count_),
                                         std::memory_order_relaxed);

@@ -20,6 +20,15 @@ int32_t Room::next_poll_ms() const {
   return static_cast<int32_t>(host_->settings().TierFor(online()).poll_interval_ms);
 }
 
+int Room::tier_index() const {
+  const std::vector<TrafficTier>& tiers = host_->settings().tiers;
+  int index = -1;
+  for (size_t i = 0; i < tiers.size() && tiers[i].min_online <= online(); ++i) {
+    index = static_cast<int>(i);
+  }
+  return index;
+}
+
 void Room::OnCountersLoaded(Result<std::vector<std::optional<std::string>>> values) {
   AssertOnHomeLoop();
   if (!values.ok()) {

@@ -190,7 +190,8 @@ void Room::OnDurable(Caller caller, MessagePtr message, std::optional<std::strin
     }
     return;
   }
-  uint64_t seq = message->seq;
+  const uint64_t seq = message->seq;
+  const bool priority = message->priority;
   // The retracted message leaves the log as its notice arrives, in one step: waiters and
   // edges are answered from the log without it.
   if (retract) log_.Remove(retract);
@@ -203,7 +204,7 @@ void Room::OnDurable(Caller caller, MessagePtr message, std::optional<std::strin
     for (auto& r : entry->repeats) Reply(r, SendAnswer(seq, true, r.format));
     entry->repeats.clear();
   }
-  ScheduleWake();
+  ScheduleWake(priority);
 }
 
 }  // namespace chatroomd::room

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 
 #include "chatroomd/common/ids.h"
@@ -415,12 +416,18 @@ void RoomService::Retract(const std::string& room_id, room::Caller caller, room:
 
 std::string RoomService::RenderMetrics() const {
   // Per sect: the sum of its hosts (each written on its own loop).
-  std::string online, expired, ticks, tick_seconds, estimated, writes, spread;
+  std::string online, expired, ticks, tick_seconds, estimated, writes, spread, by_tier;
   for (const auto& sect : impl_->sects) {
     int64_t o = 0, e = 0, s = 0;
     uint64_t x = 0, t = 0, ns = 0, w = 0;
+    std::array<int64_t, room::PresenceStats::kMaxTiers> tier_rooms{};
+    int tiers = 0;
     for (const auto& host : sect.hosts) {
       const room::PresenceStats& p = host->presence_stats();
+      tiers = std::max(tiers, p.tiers.load(std::memory_order_relaxed));
+      for (size_t i = 0; i < tier_rooms.size(); ++i) {
+        tier_rooms[i] += p.rooms_by_tier[i].load(std::memory_order_relaxed);
+      }
       o += p.online.load(std::memory_order_relaxed);
       e += p.rooms_estimated.load(std::memory_order_relaxed);
       s += p.rooms_spread.load(std::memory_order_relaxed);
@@ -438,6 +445,10 @@ std::string RoomService::RenderMetrics() const {
     estimated += "chatroomd_presence_rooms_estimated" + label + std::to_string(e) + "\n";
     writes += "chatroomd_presence_counter_writes_total" + label + std::to_string(w) + "\n";
     spread += "chatroomd_presence_rooms_spread" + label + std::to_string(s) + "\n";
+    for (int i = 0; i < tiers; ++i) {
+      by_tier += "chatroomd_rooms_by_tier{sect=\"" + sect.name + "\",tier=\"" + std::to_string(i) +
+                 "\"} " + std::to_string(tier_rooms[i]) + "\n";
+    }
   }
   std::string out;
   auto family = [&out](std::string_view name, std::string_view type, std::string_view help,
@@ -462,6 +473,10 @@ std::string RoomService::RenderMetrics() const {
   family("chatroomd_presence_rooms_spread", "gauge",
          "Rooms whose online table is spread over the sect's threads (presence.spread_threshold).",
          spread);
+  family("chatroomd_rooms_by_tier", "gauge",
+         "Loaded rooms by traffic tier (the index in traffic.tiers of the tier their published "
+         "online count is in), as of each upkeep tick; rooms below the first tier are not counted.",
+         by_tier);
   out +=
       "# HELP chatroomd_loop_lag_seconds How late each sect loop's periodic timer fired (every "
       "100 ms): the time its queue held work back.\n"

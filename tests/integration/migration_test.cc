@@ -89,6 +89,32 @@ TEST(MigrationTest, TheAdminCallMovesARoomWithItsMessagesAndHeldPolls) {
   EXPECT_EQ(Metric(boss, "chatroomd_room_migrations_total{trigger=\"admin\"}"), 2);
 }
 
+TEST(MigrationTest, EarlyHeldPollsAndABatchMoveWithTheirTimes) {
+  Daemon d({.config = "traffic { tiers { min_online: 0 poll_interval_ms: 1500 hold_ms: 600 } }",
+            .sects = kSects});
+  ASSERT_TRUE(d.Start());
+  User boss(d.port(), "boss"), alice(d.port(), "alice");
+  ASSERT_TRUE(boss.Join("show").ok);
+  const auto joined_at = Clock::now();
+  auto joined = alice.Join("show", 0);
+  ASSERT_TRUE(joined.ok);
+  // An early re-poll is held until its time, across the move.
+  auto early = std::async(std::launch::async, [&] {
+    return alice.Poll("show", {.cursor = joined.cursor, .timeout_ms = 8000});
+  });
+  ASSERT_TRUE(WaitUntil([&] { return Metric(boss, "chatroomd_polls_held_early_total") >= 1; }, 5s));
+  ASSERT_EQ(Place(boss, "show", R"({"vip": true})").status, 200);
+  ASSERT_NE(boss.Say("show", "batched"), 0u);
+  // The move may flush a batch (it answers it rather than carry it), never an early poll.
+  ASSERT_EQ(Place(boss, "show", R"({"vip": false})").status, 200);
+  PollResult p = early.get();
+  ASSERT_TRUE(p.ok) << p.response;
+  EXPECT_GE(Clock::now() - joined_at, 1300ms) << "not answered before its time";
+  ASSERT_EQ(p.messages.size(), 1u);
+  EXPECT_EQ(p.messages[0].body, "batched");
+  EXPECT_EQ(Metric(boss, "chatroomd_room_migrations_total{trigger=\"admin\"}"), 2);
+}
+
 TEST(MigrationTest, BadPlacementsAre400AndChangeNothing) {
   Daemon d({.sects = R"(
 sects { name: "normal" threads: 1 ranges { start: 0 end: 0xFFFFFFFFFFFFFFFF } }

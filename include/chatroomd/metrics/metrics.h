@@ -78,6 +78,11 @@ struct ThreadMetrics {
   std::atomic<uint64_t> messages_accepted{0};
   std::atomic<uint64_t> deliveries{0};
   std::atomic<uint64_t> edge_answers{0};  // polls a front loop answered from a room's answers
+  // Poll answers (200) written, and the messages they carried (deliveries without joins').
+  std::atomic<uint64_t> poll_responses{0};
+  std::atomic<uint64_t> poll_deliveries{0};
+  // Polls a room held because they came before the time their cursor gave (adaptive tiers).
+  std::atomic<uint64_t> polls_held_early{0};
   std::array<std::array<std::atomic<uint64_t>, kStatuses.size()>,
              static_cast<size_t>(Endpoint::kCount)>
       requests{};

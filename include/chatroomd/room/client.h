@@ -38,7 +38,11 @@ struct HeldPoll : TimerNode {
   uint64_t serial = 0;
   Cursor cursor;
   uint32_t limit = 0;
+  // An early poll (adaptive tiers): held until the time its cursor gave (the wheel's deadline),
+  // then for `rest_ms` more at most, what was left of its own timeout.
+  uint32_t rest_ms = 0;
   BodyFormat format = BodyFormat::kJson;
+  bool early = false;
 };
 
 // A poll held by the edge of the client's own loop at a room's head: linked into the edge
@@ -104,6 +108,9 @@ struct PollArgs {
   std::optional<Cursor> cursor;
   uint32_t limit = 100;
   uint32_t timeout_ms = 25000;
+  // The cursor's "not before" (wall ms, cursor.h; 0: none): the answer that issued it told the
+  // client to wait until then, and a poll that comes sooner is held until then (Room::DoPoll).
+  int64_t not_before_ms = 0;
 };
 
 struct SendArgs {

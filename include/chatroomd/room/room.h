@@ -77,6 +77,13 @@ class Room {
   int64_t online() const { return published_->count; }
   // What answers tell clients to wait before their next poll: the tier of the published count.
   int32_t next_poll_ms() const;
+  // The room's index in traffic.tiers by its published count; -1 below the first or with none.
+  int tier_index() const;
+  // Adaptive tiers: normal messages are waiting out the tier's hold_ms before the held polls
+  // (here and at the edges) are woken, so that one answer carries them all.
+  bool batch_pending() const { return batch_timer_.scheduled(); }
+  // Ends a pending batch now: the held polls are woken (before the room moves between loops).
+  void FlushBatch();
   // Counted right now (tests; a spread room: as of its last tick).
   int64_t online_now() const;
   // The online table is spread over the sect's loops (room_online.h).
@@ -95,9 +102,9 @@ class Room {
 
   // Moving to another loop (sect/migrator.h), room_move.cc. On the old loop: Movable says
   // whether nothing is under way that would come back to this loop (store work, a posted wake,
-  // queued requests, a batch of online changes); Detach then takes the room's held polls off
-  // this loop's timer wheel and its figures off this host. On the new loop, Adopt puts them on
-  // `host`. Between the two nothing touches the room.
+  // queued requests, a batch of online changes, a batch of answers: FlushBatch); Detach then takes
+  // the room's held polls off this loop's timer wheel and its figures off this host. On the new
+  // loop, Adopt puts them on `host`. Between the two nothing touches the room.
   bool Movable() const;
   void Detach();
   void Adopt(RoomHost& host);
@@ -161,9 +168,19 @@ class Room {
   // Answers every held poll as timed out (ReleaseAllHeld without the loop check).
   void ReleaseHeld();
   static void OnHeldTimeout(TimerNode* node);
+  // Lets held poll `held` go with what it has unread: into `batch`, or read from the store.
+  void Answer(HeldPoll& held, AnswerCache& cache, DeliveryBatch& batch);
   WirePtr TimeoutResponse(const HeldPoll& held) const;
-  void ScheduleWake();
+  void ScheduleWake(bool priority);
   void WakeHeld();
+  // Adaptive tiers (room_poll.cc): a poll held past what DoPoll would do without them, early
+  // (before its cursor's "not before") or into a pending batch; true when it was taken.
+  bool HoldForTiers(Caller& caller, Cursor cursor, const PollArgs& args, uint64_t user_hash);
+  // An early poll's time has come: false when it is to be answered now.
+  bool ReleaseEarly(HeldPoll& held);
+  // A growth under tiers: true when its wake waits for the batch (hold_ms).
+  bool JoinBatch(bool priority);
+  static void OnBatchDue(TimerNode* node);
 
   // room_edges.cc
   bool Full() const;
@@ -197,6 +214,10 @@ class Room {
   std::vector<std::pair<Caller, Request>> queued_;
   int pending_io_ = 0;  // store operations whose completion will touch this room
   bool wake_scheduled_ = false;
+  // The pending batch's end, on the host's wheel (adaptive tiers, hold_ms).
+  struct BatchTimer : TimerNode {
+    Room* room = nullptr;
+  } batch_timer_;
   int64_t last_activity_ms_ = 0;
 
   HeldList held_;

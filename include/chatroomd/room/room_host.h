@@ -3,6 +3,7 @@
 // Other threads reach its rooms with the Post* calls, which hand the work to its loop.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <boost/asio/steady_timer.hpp>
 #include <cassert>
@@ -119,6 +120,12 @@ struct PresenceStats {
   std::atomic<int64_t> rooms{0};            // loaded rooms, as of the last tick
   std::atomic<int64_t> held_polls{0};       // polls its rooms hold, and their edges (as they
                                             // last reported), as of the last tick
+  // Loaded rooms by their index in traffic.tiers (Room::tier_index), as of the last tick, for
+  // the first `tiers` (the tiers configured then); rooms below the first tier are not counted.
+  // 16: the most tiers the config allows.
+  static constexpr size_t kMaxTiers = 16;
+  std::array<std::atomic<int64_t>, kMaxTiers> rooms_by_tier{};
+  std::atomic<int> tiers{0};
 };
 
 class RoomHost;

@@ -56,6 +56,11 @@ class RoomLog {
   void ReadNormal(Cursor cursor, size_t left, ReadResult& r) const;
   // True when Read would return at least one message.
   bool HasUnread(Cursor cursor) const;
+  // True when Read would return a priority message (or must read them from the store).
+  bool HasUnreadPriority(Cursor cursor) const {
+    return (!priority_.empty() && priority_.back()->seq > cursor.priority) ||
+           cursor.priority < evicted_priority_;
+  }
   // The latest `n` priority messages then the latest `n` normal messages, each ascending.
   std::vector<const EncodedMessage*> Backlog(uint32_t n) const;
 

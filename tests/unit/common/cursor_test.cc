@@ -1,6 +1,7 @@
 #include "chatroomd/common/cursor.h"
 
 #include <gtest/gtest.h>
+#include <xxhash.h>
 
 #include <cstdint>
 #include <limits>
@@ -8,6 +9,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "chatroomd/common/ids.h"
 
 namespace chatroomd {
 namespace {
@@ -67,6 +70,14 @@ void ExpectBadCursor(std::string_view room, std::string_view text) {
   Result<Cursor> r = DecodeCursor(room, text);
   ASSERT_FALSE(r.ok()) << "decoded '" << text << "' to " << r->normal << "/" << r->priority;
   EXPECT_EQ(r.error().code, ErrorCode::kBadCursor);
+}
+
+// What a decoded cursor encodes back to, with its time (so a version 2 string as well).
+std::string Reencode(std::string_view room, std::string_view text) {
+  int64_t not_before = -1;
+  Result<Cursor> r = DecodeCursor(room, text, &not_before);
+  if (!r.ok()) return "(bad)";
+  return EncodeCursor(room, *r, not_before);
 }
 
 TEST(CursorTest, RoundTripsEveryValue) {
@@ -159,7 +170,7 @@ TEST(CursorTest, SingleCharacterEditsFailOrAreCanonical) {
         Result<Cursor> r = DecodeCursor(kRoom, edited);
         if (r.ok()) {
           ++accepted;
-          EXPECT_EQ(EncodeCursor(kRoom, *r), edited) << "from " << text;
+          EXPECT_EQ(Reencode(kRoom, edited), edited) << "from " << text;
         } else {
           EXPECT_EQ(r.error().code, ErrorCode::kBadCursor);
         }
@@ -178,14 +189,14 @@ TEST(CursorTest, InsertionsAndDeletionsFailOrAreCanonical) {
       inserted.insert(pos, 1, 'A');
       Result<Cursor> r = DecodeCursor(kRoom, inserted);
       if (r.ok()) {
-        EXPECT_EQ(EncodeCursor(kRoom, *r), inserted);
+        EXPECT_EQ(Reencode(kRoom, inserted), inserted);
       }
       if (pos < text.size()) {
         std::string deleted = text;
         deleted.erase(pos, 1);
         Result<Cursor> d = DecodeCursor(kRoom, deleted);
         if (d.ok()) {
-          EXPECT_EQ(EncodeCursor(kRoom, *d), deleted);
+          EXPECT_EQ(Reencode(kRoom, deleted), deleted);
         }
       }
     }
@@ -252,7 +263,7 @@ TEST(CursorTest, RandomBytesNeverCrash) {
     Result<Cursor> r = DecodeCursor(kRoom, s);
     if (r.ok()) {
       ++accepted;
-      EXPECT_EQ(EncodeCursor(kRoom, *r), s);
+      EXPECT_EQ(Reencode(kRoom, s), s);
     } else {
       EXPECT_EQ(r.error().code, ErrorCode::kBadCursor);
     }
@@ -270,6 +281,201 @@ TEST(CursorTest, ArbitraryRoomIdsWork) {
     ASSERT_TRUE(back.ok());
     EXPECT_EQ(*back, c);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Version 2: the cursor carries the time before which the next poll is held (adaptive tiers).
+
+// Times around the varint boundaries, today's epoch milliseconds, and the extremes.
+std::vector<int64_t> SampleTimes() {
+  std::vector<int64_t> t = {1,
+                            127,
+                            128,
+                            16384,
+                            1763900000000,
+                            1763900001500,
+                            4102444800000,  // 2100-01-01
+                            std::numeric_limits<int64_t>::max() - 1,
+                            std::numeric_limits<int64_t>::max()};
+  for (int shift = 7; shift < 63; shift += 7) {
+    t.push_back((int64_t{1} << shift) - 1);
+    t.push_back(int64_t{1} << shift);
+  }
+  return t;
+}
+
+// A string in the cursor's alphabet for `body` (version byte and varints) with the room's check
+// appended, as EncodeCursor would write it: for cursors EncodeCursor never writes.
+std::string Craft(std::string_view room, std::vector<uint8_t> body) {
+  uint16_t check =
+      static_cast<uint16_t>(XXH3_64bits_withSeed(body.data(), body.size(), RoomHash(room)));
+  body.push_back(static_cast<uint8_t>(check));
+  body.push_back(static_cast<uint8_t>(check >> 8));
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (uint8_t b : body) {
+    acc = (acc << 8) | b;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += kAlphabet[(acc >> bits) & 63];
+    }
+  }
+  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 63];
+  return out;
+}
+
+void PutVarint(std::vector<uint8_t>& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<uint8_t>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<uint8_t>(v));
+}
+
+TEST(CursorTimeTest, WithoutATimeTheCursorIsVersionOneAsBefore) {
+  for (const Cursor& c : SampleCursors()) {
+    const std::string plain = EncodeCursor(kRoom, c);
+    EXPECT_EQ(EncodeCursor(kRoom, c, 0), plain);
+    EXPECT_EQ(EncodeCursor(kRoom, c, -5), plain);  // no time, not a time before the epoch
+    int64_t not_before = -1;
+    Result<Cursor> back = DecodeCursor(kRoom, plain, &not_before);
+    ASSERT_TRUE(back.ok()) << plain;
+    EXPECT_EQ(*back, c);
+    EXPECT_EQ(not_before, 0) << plain;
+  }
+  // Pinned bytes: the cursors clients hold across an upgrade still decode, and tiers off
+  // changes nothing on the wire.
+  std::vector<uint8_t> body = {0x01};
+  PutVarint(body, 300);
+  PutVarint(body, 7);
+  EXPECT_EQ(EncodeCursor(kRoom, {300, 7}), Craft(kRoom, body));
+}
+
+TEST(CursorTimeTest, RoundTripsEveryValueWithItsTime) {
+  std::vector<Cursor> cursors = {{0, 0}, {1, 0}, {0, 1}, {127, 128}, {1ULL << 40, 5}};
+  cursors.push_back({std::numeric_limits<uint64_t>::max(), std::numeric_limits<uint64_t>::max()});
+  for (const Cursor& c : cursors) {
+    for (int64_t t : SampleTimes()) {
+      const std::string text = EncodeCursor(kRoom, c, t);
+      EXPECT_NE(text, EncodeCursor(kRoom, c)) << "the time is in the string";
+      EXPECT_LE(text.size(), kMaxCursorChars);
+      EXPECT_TRUE(IsUrlSafe(text)) << text;
+      int64_t not_before = 0;
+      Result<Cursor> back = DecodeCursor(kRoom, text, &not_before);
+      ASSERT_TRUE(back.ok()) << text << " for " << c.normal << "/" << c.priority << " at " << t;
+      EXPECT_EQ(*back, c) << text;
+      EXPECT_EQ(not_before, t) << text;
+      EXPECT_EQ(EncodeCursor(kRoom, *back, not_before), text) << "canonical";
+      // A caller that does not ask for the time still gets the cursor.
+      Result<Cursor> no_time = DecodeCursor(kRoom, text);
+      ASSERT_TRUE(no_time.ok());
+      EXPECT_EQ(*no_time, c);
+    }
+  }
+  EXPECT_NE(EncodeCursor(kRoom, {5, 5}, 1000), EncodeCursor(kRoom, {5, 5}, 1001));
+}
+
+TEST(CursorTimeTest, TheLongestCursorFitsTheApisLimit) {
+  const uint64_t max = std::numeric_limits<uint64_t>::max();
+  const std::string longest = EncodeCursor(kRoom, {max, max}, std::numeric_limits<int64_t>::max());
+  EXPECT_LE(longest.size(), kMaxCursorChars);
+  EXPECT_EQ(longest.size(), 43u);  // 1 + 10 + 10 + 9 + 2 bytes in base64
+  Result<Cursor> back = DecodeCursor(kRoom, longest);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, (Cursor{max, max}));
+}
+
+TEST(CursorTimeTest, NonCanonicalOrMalformedVersionTwoIsBadCursor) {
+  auto v2 = [](uint64_t n, uint64_t p) {
+    std::vector<uint8_t> b = {0x02};
+    PutVarint(b, n);
+    PutVarint(b, p);
+    return b;
+  };
+  // The helper writes what EncodeCursor writes.
+  std::vector<uint8_t> good = v2(10, 20);
+  PutVarint(good, 1763900000000);
+  ASSERT_EQ(Craft(kRoom, good), EncodeCursor(kRoom, {10, 20}, 1763900000000));
+
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> bad;
+  {
+    auto b = v2(10, 20);
+    b.push_back(0x00);  // a time of 0 is version 1's to say
+    bad.emplace_back("time 0", b);
+  }
+  {
+    auto b = v2(10, 20);
+    b.insert(b.end(), {0x81, 0x00});  // 1, overlong
+    bad.emplace_back("overlong time", b);
+  }
+  {
+    auto b = v2(10, 20);
+    PutVarint(b, uint64_t{1} << 63);  // past int64
+    bad.emplace_back("time past int64", b);
+  }
+  {
+    auto b = v2(10, 20);
+    PutVarint(b, std::numeric_limits<uint64_t>::max());
+    bad.emplace_back("time uint64 max", b);
+  }
+  bad.emplace_back("no time", v2(10, 20));
+  {
+    auto b = v2(10, 20);
+    PutVarint(b, 1000);
+    b.push_back(0x01);
+    bad.emplace_back("trailing byte", b);
+  }
+  {
+    std::vector<uint8_t> b = {0x02, 0x8A, 0x00, 20};  // normal 10, overlong
+    PutVarint(b, 1000);
+    bad.emplace_back("overlong normal", b);
+  }
+  {
+    std::vector<uint8_t> b = {0x01, 10, 20};
+    PutVarint(b, 1000);
+    bad.emplace_back("version 1 with a time", b);
+  }
+  {
+    auto b = v2(10, 20);
+    b[0] = 0x03;
+    PutVarint(b, 1000);
+    bad.emplace_back("version 3", b);
+  }
+  {
+    auto b = v2(10, 20);
+    for (int i = 0; i < 11; ++i) b.push_back(0x80);  // an unterminated, too-long varint
+    b.push_back(0x01);
+    bad.emplace_back("eleven-byte time", b);
+  }
+  for (const auto& [why, body] : bad) {
+    SCOPED_TRACE(why);
+    ExpectBadCursor(kRoom, Craft(kRoom, body));
+  }
+}
+
+TEST(CursorTimeTest, VersionTwoFromAnotherRoomOrEditedFails) {
+  const std::string text = EncodeCursor("r1", {42, 7}, 1763900000000);
+  ExpectBadCursor("r2", text);
+  for (size_t len = 0; len < text.size(); ++len) {
+    SCOPED_TRACE(len);
+    ExpectBadCursor(kRoom, std::string_view(text).substr(0, len));
+  }
+  int accepted = 0, tried = 0;
+  for (size_t pos = 0; pos < text.size(); ++pos) {
+    for (char ch : kAlphabet) {
+      if (ch == text[pos]) continue;
+      std::string edited = text;
+      edited[pos] = ch;
+      ++tried;
+      if (DecodeCursor(kRoom, edited).ok()) {
+        ++accepted;
+        EXPECT_EQ(Reencode(kRoom, edited), edited);
+      }
+    }
+  }
+  EXPECT_LT(accepted, tried / 1000 + 1) << accepted << " of " << tried;
 }
 
 }  // namespace
