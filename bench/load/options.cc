@@ -20,7 +20,7 @@ constexpr char kUsage[] =
     "              [--sources S] [--server-pid PID[,PID...]] [--poll-timeout-ms T]\n"
     "              [--drain-s D] [--duration-s S] [--room-prefix STR]\n"
     "              [--setup-concurrency C] [--leave-fraction F] [--online-wait-s S]\n"
-    "              [--jwt-secret-file F] [--quiet]\n";
+    "              [--jwt-secret-file F] [--obey-next-poll] [--quiet]\n";
 
 bool ToU64(const std::string& s, uint64_t& out) {
   if (s.empty()) return false;
@@ -86,6 +86,10 @@ bool ParseOptions(int argc, char** argv, Options& o) {
     }
     if (arg == "--quiet") {
       o.quiet = true;
+      continue;
+    }
+    if (arg == "--obey-next-poll") {
+      o.obey_next_poll = true;
       continue;
     }
     if (!has_value) {
@@ -177,6 +181,10 @@ bool ParseOptions(int argc, char** argv, Options& o) {
   if (o.AnyLeave() && o.target != Target::kChatroomd) {
     std::fprintf(stderr,
                  "crload: --leave-fraction needs --target chatroomd (Nchan has no leave)\n");
+    return false;
+  }
+  if (o.obey_next_poll && o.target != Target::kChatroomd) {
+    std::fprintf(stderr, "crload: --obey-next-poll needs --target chatroomd (Nchan sends none)\n");
     return false;
   }
   in_addr addr;
