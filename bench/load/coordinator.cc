@@ -331,6 +331,15 @@ int Coordinator::Run() {
     Log("held at %.3f s; server RSS %lld kB (base %lld kB)", Seconds(held_ns_ - t0_),
         static_cast<long long>(rss_held_kb_), static_cast<long long>(rss_base_kb_));
 
+    if (opts_.publish_delay_s > 0) {
+      // Polls stay held meanwhile; e.g. the server publishes its online counts once a second,
+      // and a room's traffic tier follows that count.
+      Log("waiting %.1f s before publishing", opts_.publish_delay_s);
+      int64_t until =
+          std::min(deadline_ns_, NowNs() + static_cast<int64_t>(opts_.publish_delay_s * 1e9));
+      while (NowNs() < until) PollOnce(static_cast<int>((until - NowNs()) / kNsPerMs) + 1);
+    }
+
     // Phase 2: publish.
     publisher_ = &pub;
     bool opened = pub.OpenAll();

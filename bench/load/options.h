@@ -38,6 +38,7 @@ struct Options {
   // --obey-next-poll (chatroomd): after a poll answer with next_poll_ms > 0, wait that long
   // before the next poll, as a well-behaved client does.
   bool obey_next_poll = false;
+  double publish_delay_s = 0;  // wait this long once every poll is held, before publishing
   bool quiet = false;
   // --jwt-secret-file: requests carry an HS256 token besides X-User-Id (identity.h).
   Identity identity;
