@@ -3,11 +3,13 @@
 # (docs/benchmarks.md, "Migration under load").
 #
 #   bench/traffic/migration.sh [--repeat N] [--quick] [--pollers N] [--messages M] [--rate R]
+#                              [--publishers P]
 #                              [--build-dir DIR] [--no-build] [--out FILE] [--keep]
 #                              [--max-load L] [--load-wait-s S]
 #
-# One room (bench0) with 10,000 held polls and 10 msg/s for 60 s (600 messages), the shipped
-# config and sects file (a normal sect, normal-1, and the VIP sect, vip; one thread each):
+# One room (bench0) with 10,000 held polls and 10 msg/s for 60 s (600 messages from 4
+# publishers, as bench/run.sh's (c)), the shipped config and sects file (a normal sect,
+# normal-1, and the VIP sect, vip; one thread each):
 #   A  steady: nobody moves the room;
 #   B  moving: from the first message to the last, every second, the room is moved to the other
 #      sect with PUT /v1/admin/rooms/bench0 {"vip": true}, then {"vip": false}, ... (curl, one
@@ -29,7 +31,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-repeat=3 pollers=10000 messages=600 rate=10 quick=0 keep=0 do_build=1 out=
+repeat=3 publishers=4 pollers=10000 messages=600 rate=10 quick=0 keep=0 do_build=1 out=
 build_dir=$root/build max_load=0.8 load_wait_s=900
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -38,6 +40,7 @@ while [[ $# -gt 0 ]]; do
     --pollers) pollers=$2; shift ;;
     --messages) messages=$2; shift ;;
     --rate) rate=$2; shift ;;
+    --publishers) publishers=$2; shift ;;
     --build-dir) build_dir=$(realpath -m "$2"); shift ;;
     --no-build) do_build=0 ;;
     --out) out=$2; shift ;;
@@ -59,7 +62,7 @@ for v in repeat pollers messages; do
 done
 log() { echo "migration.sh: $*" >&2; }
 
-room=bench0 publishers=2 poll_timeout_ms=60000 drain_s=10 publish_delay_s=1
+room=bench0 poll_timeout_ms=60000 drain_s=10 publish_delay_s=1
 publish_s=$(awk -v m="$messages" -v r="$rate" 'BEGIN { printf "%d", (m + r - 1) / r }')
 max_moves=$((publish_s + 5))
 duration_s=$((publish_s + 90))
@@ -221,6 +224,11 @@ dup_all=$(( $(sum $(vals A duplicated)) + $(sum $(vals B duplicated)) ))
   echo "| max latency, B against A | $(ratio "$max_b" "$max_a")x, $(diff_ms "$max_a" "$max_b") ms ($(fmt "$max_b") against $(fmt "$max_a")) |"
   echo "| a move, as the daemon logs it (ms): p50 / p99 / max | $(dist 1 "${log_ms[@]+"${log_ms[@]}"}") |"
   echo "| a move, the PUT's round trip at the client (ms): p50 / p99 / max | $(dist 1000 "${move_secs[@]+"${move_secs[@]}"}") |"
+  slow=$(for c in A B; do vals "$c" publish_rate_achieved; done |
+    awk -v r="$rate" '/^[0-9.]+$/ && $1 < 0.9 * r { n++ } END { print n + 0 }')
+  if [[ $slow -gt 0 ]]; then
+    echo; echo "Note: in $slow runs the publishers fell below 90 % of $rate msg/s (acknowledgements were slow): those runs offered less."
+  fi
   if [[ $failures -gt 0 ]]; then echo; echo "FAILED runs: $failures (see the log)"; fi
   echo
   echo "<details><summary>crload JSON lines (kind#round, moves answered 200 and not, the daemon's count, the room's sect at the end)</summary>"
