@@ -154,6 +154,7 @@ void Coordinator::OnControl(size_t w) {
       total_.skipped_gap += s.skipped_gap;
       total_.lost += s.lost;
       total_.responses += s.responses;
+      total_.requests += s.requests;
       total_.empty_answers += s.empty_answers;
       total_.early_answers += s.early_answers;
       total_.errors += s.errors;
@@ -330,6 +331,15 @@ int Coordinator::Run() {
     Log("held at %.3f s; server RSS %lld kB (base %lld kB)", Seconds(held_ns_ - t0_),
         static_cast<long long>(rss_held_kb_), static_cast<long long>(rss_base_kb_));
 
+    if (opts_.publish_delay_s > 0) {
+      // Polls stay held meanwhile; e.g. the server publishes its online counts once a second,
+      // and a room's traffic tier follows that count.
+      Log("waiting %.1f s before publishing", opts_.publish_delay_s);
+      int64_t until =
+          std::min(deadline_ns_, NowNs() + static_cast<int64_t>(opts_.publish_delay_s * 1e9));
+      while (NowNs() < until) PollOnce(static_cast<int>((until - NowNs()) / kNsPerMs) + 1);
+    }
+
     // Phase 2: publish.
     publisher_ = &pub;
     bool opened = pub.OpenAll();
@@ -421,6 +431,7 @@ void Coordinator::Report() {
   double rss_per_poll =
       pollers_ok_ > 0 ? static_cast<double>(rss_held_kb_ - rss_base_kb_) * 1024.0 / pollers_ok_ : 0;
   double rpd = t.deliveries > 0 ? static_cast<double>(t.responses) / deliveries : 0;
+  double qpd = t.deliveries > 0 ? static_cast<double>(t.requests) / deliveries : 0;
   double us_per = t.deliveries > 0 ? server_cpu * 1e6 / deliveries : 0;
   uint64_t errors = t.errors + publish_errors_ + online_errors_;
   double held_s = Seconds(held_ns_ - t0_);
@@ -439,7 +450,7 @@ void Coordinator::Report() {
         "deliveries:  %llu of %llu expected, %.0f/s; lost %llu, duplicated %llu, "
         "skipped under gap %llu%s\n"
         "responses:   %llu with messages (%.3f per delivery), %llu empty, %llu early "
-        "answers, %llu reconnects, %llu stray\n"
+        "answers, %llu reconnects, %llu stray; %llu polls sent (%.3f per delivery)\n"
         "latency ms:  p50 %.3f  p95 %.3f  p99 %.3f  max %.3f (publish ack p50 %.3f p99 "
         "%.3f)\n"
         "cpu s:       server %.2f publish+drain (%.2f us/delivery), %.2f whole run; "
@@ -459,10 +470,10 @@ void Coordinator::Report() {
         rpd, static_cast<unsigned long long>(t.empty_answers),
         static_cast<unsigned long long>(t.early_answers),
         static_cast<unsigned long long>(t.reconnects), static_cast<unsigned long long>(t.stray),
-        lat_ms[0], lat_ms[1], lat_ms[2], lat_ms[3], ack_ms[0], ack_ms[1],
-        have_pub_cpu ? server_cpu : 0.0, have_pub_cpu ? us_per : 0.0,
-        have_server ? server_total : 0.0, client_cpu_s_, static_cast<unsigned long long>(errors),
-        Seconds(end_ns_ - t0_));
+        static_cast<unsigned long long>(t.requests), qpd, lat_ms[0], lat_ms[1], lat_ms[2],
+        lat_ms[3], ack_ms[0], ack_ms[1], have_pub_cpu ? server_cpu : 0.0,
+        have_pub_cpu ? us_per : 0.0, have_server ? server_total : 0.0, client_cpu_s_,
+        static_cast<unsigned long long>(errors), Seconds(end_ns_ - t0_));
     if (leave_ran_) {
       uint64_t expected = 0;
       for (uint32_t n : staying_per_room_) expected += n;
@@ -526,6 +537,8 @@ void Coordinator::Report() {
   field("drain_complete", drain_complete_ ? "true" : "false");
   field("responses", u(t.responses));
   field("responses_per_delivery", Num(rpd, t.deliveries > 0));
+  field("requests", u(t.requests));
+  field("requests_per_delivery", Num(qpd, t.deliveries > 0));
   field("empty_answers", u(t.empty_answers));
   field("early_answers", u(t.early_answers));
   field("reconnects", u(t.reconnects));

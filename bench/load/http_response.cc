@@ -173,6 +173,16 @@ bool ParseOnlineCount(std::string_view json, uint64_t& count) {
   return ParseUint(json.substr(p, end - p), 10, count);
 }
 
+uint64_t ParseNextPollMs(std::string_view json) {
+  size_t p = detail::FindJsonValue(json, "\"next_poll_ms\"", 0);
+  if (p == std::string_view::npos) return 0;
+  if (p < json.size() && json[p] == '"') ++p;
+  size_t end = p;
+  while (end < json.size() && json[end] >= '0' && json[end] <= '9') ++end;
+  uint64_t ms;
+  return ParseUint(json.substr(p, end - p), 10, ms) ? ms : 0;
+}
+
 namespace detail {
 
 size_t FindJsonValue(std::string_view json, std::string_view quoted_key, size_t from) {

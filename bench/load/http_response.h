@@ -37,6 +37,10 @@ void ScanChatroomdJson(std::string_view json, std::string_view& cursor, bool& ga
 // number; absent is 0 (proto3 JSON leaves default values out). False if it is not a count.
 bool ParseOnlineCount(std::string_view json, uint64_t& count);
 
+// The "next_poll_ms" of a chatroomd poll answer (a number, or a decimal string); 0 when absent
+// (proto3 JSON may leave a zero out) or not a number.
+uint64_t ParseNextPollMs(std::string_view json);
+
 // Calls on_body for each part body of a multipart/mixed body, or once for a plain body.
 template <typename F>
 bool ForEachNchanMessage(const HttpResponse& r, F&& on_body);

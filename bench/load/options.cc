@@ -20,7 +20,8 @@ constexpr char kUsage[] =
     "              [--sources S] [--server-pid PID[,PID...]] [--poll-timeout-ms T]\n"
     "              [--drain-s D] [--duration-s S] [--room-prefix STR]\n"
     "              [--setup-concurrency C] [--leave-fraction F] [--online-wait-s S]\n"
-    "              [--jwt-secret-file F] [--quiet]\n";
+    "              [--jwt-secret-file F] [--obey-next-poll] [--publish-delay-s S]\n"
+    "              [--quiet]\n";
 
 bool ToU64(const std::string& s, uint64_t& out) {
   if (s.empty()) return false;
@@ -88,6 +89,10 @@ bool ParseOptions(int argc, char** argv, Options& o) {
       o.quiet = true;
       continue;
     }
+    if (arg == "--obey-next-poll") {
+      o.obey_next_poll = true;
+      continue;
+    }
     if (!has_value) {
       if (i + 1 >= argc) {
         std::fprintf(stderr, "crload: %s needs a value\n%s", arg.c_str(), kUsage);
@@ -153,6 +158,8 @@ bool ParseOptions(int argc, char** argv, Options& o) {
       ok = ToU32(value, o.setup_concurrency) && o.setup_concurrency > 0;
     } else if (arg == "--leave-fraction") {
       ok = ToFraction(value, o.leave_num, o.leave_den);
+    } else if (arg == "--publish-delay-s") {
+      ok = ToDouble(value, o.publish_delay_s);
     } else if (arg == "--online-wait-s") {
       ok = ToDouble(value, o.online_wait_s);
     } else if (arg == "--jwt-secret-file") {
@@ -177,6 +184,10 @@ bool ParseOptions(int argc, char** argv, Options& o) {
   if (o.AnyLeave() && o.target != Target::kChatroomd) {
     std::fprintf(stderr,
                  "crload: --leave-fraction needs --target chatroomd (Nchan has no leave)\n");
+    return false;
+  }
+  if (o.obey_next_poll && o.target != Target::kChatroomd) {
+    std::fprintf(stderr, "crload: --obey-next-poll needs --target chatroomd (Nchan sends none)\n");
     return false;
   }
   in_addr addr;

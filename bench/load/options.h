@@ -35,6 +35,10 @@ struct Options {
   uint32_t leave_num = 0;
   uint32_t leave_den = 1;
   double online_wait_s = 5;  // how long the online check waits for exact counts; 0 = no check
+  // --obey-next-poll (chatroomd): after a poll answer with next_poll_ms > 0, wait that long
+  // before the next poll, as a well-behaved client does.
+  bool obey_next_poll = false;
+  double publish_delay_s = 0;  // wait this long once every poll is held, before publishing
   bool quiet = false;
   // --jwt-secret-file: requests carry an HS256 token besides X-User-Id (identity.h).
   Identity identity;

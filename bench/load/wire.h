@@ -39,6 +39,7 @@ struct FinalStats {
   uint64_t skipped_gap = 0;
   uint64_t lost = 0;
   uint64_t responses = 0;      // poll answers that carried >= 1 message
+  uint64_t requests = 0;       // polls sent after the publish phase started
   uint64_t empty_answers = 0;  // poll answers without messages (timeouts, 304/408)
   uint64_t early_answers = 0;  // any poll answer before the publish phase started
   uint64_t errors = 0;         // HTTP errors, connect failures, unparsable answers

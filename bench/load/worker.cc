@@ -179,6 +179,7 @@ void Worker::SendPoll(uint32_t i) {
     return;
   }
   p.state = State::kPolling;
+  if (publish_started_) ++st_.requests;
   if (!p.setup_done) {
     last_first_poll_ns_ = NowNs();
     SetupFinished(i, true);
@@ -356,8 +357,12 @@ void Worker::OnPollAnswer(uint32_t i, const HttpResponse& r, int64_t now) {
   msgs_.clear();
   bool ok = false;
   bool gap = false;
+  int64_t wait_ns = 0;  // --obey-next-poll: the answer's next_poll_ms
   if (opts_.target == Target::kChatroomd) {
     if (r.status == 200) {
+      if (opts_.obey_next_poll) {
+        wait_ns = static_cast<int64_t>(ParseNextPollMs(r.body)) * kNsPerMs;
+      }
       std::string_view cursor;
       ScanChatroomdJson(r.body, cursor, gap, [&](std::string_view body) {
         uint64_t seq;
@@ -423,8 +428,12 @@ void Worker::OnPollAnswer(uint32_t i, const HttpResponse& r, int64_t now) {
     for (auto& m : msgs_) Deliver(i, m.first, m.second, now);
     if (have_published_ && !p.complete) CheckComplete(i);
   }
-  if (p.fd < 0) {
-    Reschedule(i, 0);  // reconnect, then poll
+  if (wait_ns > 0 || p.fd < 0) {
+    // The next poll when the timer fires, from when this answer was read; a closed connection
+    // is reopened first. A waiting poller is not complete until it has received everything, so
+    // the drain waits for it.
+    p.state = State::kBackoff;
+    timers_.emplace(now + wait_ns, i);
     return;
   }
   SendPoll(i);

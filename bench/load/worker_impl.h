@@ -27,7 +27,9 @@ constexpr int kMaxSetupAttempts = 6;
 constexpr int kMaxErrorsInRow = 10;
 constexpr size_t kReadBufBytes = 256 * 1024;
 
-// The poll connection's state. kLeft: the poller left (--leave-fraction) and is closed.
+// The poll connection's state. kBackoff: waiting for its timer (timers_), after an error or,
+// with --obey-next-poll, for the next_poll_ms an answer asked for; the connection may be open or
+// closed. kLeft: the poller left (--leave-fraction) and is closed.
 enum class State : uint8_t { kIdle, kConnecting, kJoining, kPolling, kBackoff, kDead, kLeft };
 
 // Where a poller is in the leave phase. Only pollers chosen by --leave-fraction leave kStays;
