@@ -39,8 +39,8 @@ RoomHost::RoomHost(Loop& loop, store::Store& store, std::shared_ptr<const RoomSe
       metrics_(metrics),
       wheel_(loop.context(), 10, 8192, std::move(clock)),
       sweep_timer_(loop.context()),
-      depart_timer_(loop.context()),
-      last_flush_ms_(wheel_.NowMs()) {}
+      last_flush_ms_(wheel_.NowMs()),
+      depart_timer_(loop.context()) {}
 
 RoomHost::~RoomHost() {
   // Rooms first, while what they report to (the presence figures) still stands.
