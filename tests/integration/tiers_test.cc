@@ -162,9 +162,9 @@ TEST_F(TiersTest, EdgesLeaveEarlyPollsToTheRoomAndBatchTheirOwn) {
 
   // Past its time: the edge holds it.
   std::this_thread::sleep_for(std::chrono::milliseconds(kInterval) + 100ms);
-  auto edge_held = std::async(std::launch::async, [&] {
-    return bob.Poll(room, {.cursor = timed_out.cursor, .timeout_ms = 10000});
-  });
+  const std::string cursor = timed_out.cursor;  // (clang: a structured binding is not captured)
+  auto edge_held = std::async(
+      std::launch::async, [&] { return bob.Poll(room, {.cursor = cursor, .timeout_ms = 10000}); });
   ASSERT_TRUE(WaitUntil([&] { return Metric(port(), "chatroomd_edge_held_polls") == 1; }, 5s))
       << "the edge did not hold an on-time poll at the head";
   const auto first_sent = Clock::now();
