@@ -5,6 +5,7 @@
 
 #include "chatroomd/common/ids.h"
 #include "chatroomd/common/utc_day.h"
+#include "chatroomd/web/assets.h"
 #include "http/body.h"
 #include "proto/chatroomd/api.pb.h"
 
@@ -201,7 +202,7 @@ void Router::Handle(Exchange& ex, Request& req) {
     return HandleOps(ex, req, segs[0], format);
   }
   const std::optional<RoomPath> path = ParseRoomPath(segs);
-  if (!path) return ex.ReplyLater(MakeErrorWire(NoSuchEndpoint(), format));
+  if (!path) return HandleAsset(ex, req, *target, format);
   const RoomEndpoint* match = nullptr;
   std::string_view allow;
   for (const auto& e : kRoomEndpoints) {
@@ -288,6 +289,28 @@ void Router::HandleOps(Exchange& ex, const Request& req, std::string_view name, 
   }
   std::string extra = deps_.extra_metrics ? deps_.extra_metrics() : std::string();
   ex.ReplyLater(MakeWire(200, "text/plain; version=0.0.4", deps_.registry->Render(extra)));
+}
+
+void Router::HandleAsset(Exchange& ex, const Request& req, const Target& target,
+                         BodyFormat format) {
+  std::string path;
+  for (std::string_view s : target.segments) {
+    path += '/';
+    path += s;
+  }
+  const web::Asset* asset = web::FindAsset(path);
+  if (!asset) return ex.ReplyLater(MakeErrorWire(NoSuchEndpoint(), format));
+  ex.set_endpoint(Endpoint::kWeb);
+  if (req.method != beast_http::verb::get && req.method != beast_http::verb::head) {
+    return ex.ReplyLater(MethodNotAllowed("GET, HEAD", format));
+  }
+  // Pages run only the daemon's own scripts and talk only to the daemon; nothing frames them.
+  constexpr std::string_view kHeaders =
+      "X-Content-Type-Options: nosniff\r\n"
+      "Content-Security-Policy: default-src 'self'; img-src 'self' data:; "
+      "frame-ancestors 'none'; base-uri 'none'; form-action 'none'\r\n"
+      "Referrer-Policy: no-referrer\r\n";
+  ex.ReplyLater(MakeWire(200, asset->content_type, std::string(asset->body), kHeaders));
 }
 
 void Router::HandleJoin(RoomRequest& r, room::Caller caller) {

@@ -41,6 +41,8 @@ class Router {
 
   // Operations endpoints (/healthz, /readyz, /metrics): no identity needed.
   void HandleOps(Exchange& ex, const Request& req, std::string_view name, BodyFormat format);
+  // The files compiled into the binary (web::Assets): the web client and /openapi.json.
+  void HandleAsset(Exchange& ex, const Request& req, const Target& target, BodyFormat format);
   void HandleJoin(RoomRequest& r, room::Caller caller);
   void HandlePoll(RoomRequest& r, room::Caller caller);
   void HandleSend(RoomRequest& r, room::Caller caller);

@@ -55,6 +55,8 @@ std::string_view EndpointName(Endpoint e) {
       return "readyz";
     case Endpoint::kMetrics:
       return "metrics";
+    case Endpoint::kWeb:
+      return "web";
     case Endpoint::kOther:
     case Endpoint::kCount:
       break;

@@ -33,6 +33,7 @@ enum class Endpoint : uint8_t {
   kHealthz,
   kReadyz,
   kMetrics,
+  kWeb,  // the web client's pages and scripts, /openapi.json
   kOther,
   kCount
 };

@@ -1,0 +1,1 @@
+// The chatroomd client module.
