@@ -34,9 +34,9 @@ void ExpectRouterError(const FakeExchange::Answer& a, int status, const std::str
 
 TEST_F(RouterTest, UnknownPathsAndActionsAre404) {
   for (std::string target :
-       {"/index.html", "/v1", "/v1/rooms", "/v1/rooms/r1", "/v1/rooms/r1/bogus", "/v1/rooms/r1/join/x",
-        "/v1/rooms/r1/join/", "/v2/rooms/r1/join", "/V1/rooms/r1/join", "/v1/room/r1/join",
-        "/healthz/x", "/HEALTHZ", "/v1/rooms/r1/ONLINE"}) {
+       {"/index.html", "/v1", "/v1/rooms", "/v1/rooms/r1", "/v1/rooms/r1/bogus",
+        "/v1/rooms/r1/join/x", "/v1/rooms/r1/join/", "/v2/rooms/r1/join", "/V1/rooms/r1/join",
+        "/v1/room/r1/join", "/healthz/x", "/HEALTHZ", "/v1/rooms/r1/ONLINE"}) {
     SCOPED_TRACE(target);
     for (verb m : {verb::get, verb::post}) {
       auto ex = Handle(Req(m, target));
