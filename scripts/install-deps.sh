@@ -12,6 +12,7 @@ packages=(
   redis-server redis-tools
   curl clang-format
   clang libclang-rt-14-dev
+  prometheus python3
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -22,4 +23,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Only promtool (the metrics and dashboard tests) is wanted from prometheus: on a machine booted
+  # with systemd the package starts and enables its server (:9090); stop it, as it was not there.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
 fi

@@ -122,14 +122,18 @@ WirePtr MakeErrorWire(const Error& error, BodyFormat format, std::string_view ex
     api::ErrorResponse response;
     response.mutable_error()->set_code(std::string(ErrorCodeName(error.code)));
     response.mutable_error()->set_message(error.message);
-    return MakeWire(status, "application/x-protobuf", response.SerializeAsString(), extra);
+    auto wire = MakeWire(status, "application/x-protobuf", response.SerializeAsString(), extra);
+    wire->error = error.code;
+    return wire;
   }
   std::string body = "{\"error\":{\"code\":\"";
   body += ErrorCodeName(error.code);
   body += "\",\"message\":";
   AppendJsonString(body, error.message);
   body += "}}";
-  return MakeWire(status, "application/json", std::move(body), extra);
+  auto wire = MakeWire(status, "application/json", std::move(body), extra);
+  wire->error = error.code;
+  return wire;
 }
 
 void AppendJsonString(std::string& out, std::string_view text) {

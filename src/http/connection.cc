@@ -310,6 +310,7 @@ void Connection::WriteMore(size_t written) {
 void Connection::OnWritten() {
   auto& m = front_.metrics;
   m.CountRequest(endpoint_, out_->status);
+  if (out_->error) m.CountError(*out_->error);
   // Counted here, as written, with the deliveries below: responses per delivered message.
   if (endpoint_ == metrics::Endpoint::kPoll && out_->status == 200) {
     metrics::Bump(m.poll_responses, 1);

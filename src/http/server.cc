@@ -86,6 +86,7 @@ struct HttpServer::Impl {
       if (!per_address->TryTake(key)) {
         static const std::string kRefusal =
             RefusalBytes(ErrorCode::kRateLimited, "too many connections from this address");
+        front.metrics.CountRefusal(metrics::Refusal::kMaxConnectionsPerIp);
         return Refuse(socket, kRefusal);
       }
       slot = std::make_unique<AddressSlot>(*per_address, key);
@@ -94,6 +95,7 @@ struct HttpServer::Impl {
       open.fetch_sub(1, std::memory_order_relaxed);
       static const std::string kRefusal =
           RefusalBytes(ErrorCode::kOverloaded, "too many open connections");
+      front.metrics.CountRefusal(metrics::Refusal::kMaxConnections);
       return Refuse(socket, kRefusal);
     }
     // The connection does its own I/O on the front loop's epoll set: take the descriptor

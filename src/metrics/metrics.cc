@@ -2,13 +2,27 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <vector>
+
+#ifndef CHATROOMD_VERSION
+#define CHATROOMD_VERSION "unknown"
+#endif
 
 namespace chatroomd::metrics {
 namespace {
 
-constexpr double kLatencyBounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                     0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+// Seconds from a send's acceptance to its delivery: a held poll gets it in well under a
+// millisecond; a batching tier holds it up to hold_ms (seconds); a client told to wait
+// next_poll_ms, or one that was away, fetches it up to a poll's length (60 s) later.
+constexpr double kLatencyBounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                     0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                     1,      2.5,     5,      10,    30,     60};
+static_assert(std::size(kLatencyBounds) <= 20);
+
+std::string_view RefusalName(Refusal r) {
+  return r == Refusal::kMaxConnections ? "max_connections" : "max_connections_per_ip";
+}
 
 size_t StatusIndex(int status) {
   for (size_t i = 0; i + 1 < kStatuses.size(); ++i) {
@@ -65,8 +79,8 @@ std::string_view EndpointName(Endpoint e) {
 }
 
 void Histogram::Observe(double v) {
-  size_t i = 0;
-  while (i < n_ && v > bounds_[i]) ++i;
+  // The first bound >= v (Prometheus buckets are "less than or equal").
+  const size_t i = std::lower_bound(bounds_, bounds_ + n_, v) - bounds_;
   Bump(counts_[i], 1);
   Bump(sum_micro_, static_cast<uint64_t>(v * 1e6));
 }
@@ -126,7 +140,9 @@ void AppendCumulativeHistogram(std::string& out, std::string_view name, std::str
                                uint64_t count) {
   out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
   for (size_t i = 0; i < cumulative.size(); ++i) {
-    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, bounds[i] * scale, cumulative[i]);
+    // 12 digits: 100 * 1e-6 is written 0.0001, not the product's rounding error.
+    out += fmt::format("{}_bucket{{le=\"{:.12g}\"}} {}\n", name,
+                       static_cast<double>(bounds[i]) * scale, cumulative[i]);
   }
   out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, count, name,
                      sum, name, count);
@@ -192,10 +208,35 @@ std::string Registry::Render(std::string_view extra) const {
                          EndpointName(static_cast<Endpoint>(e)), status, n);
     }
   }
+  out +=
+      "# HELP chatroomd_error_responses_total Error answers written, by the API's error code "
+      "(of chatroomd_requests_total).\n"
+      "# TYPE chatroomd_error_responses_total counter\n";
+  for (size_t c = 0; c < kErrorCodes; ++c) {
+    uint64_t n = 0;
+    for (const auto& s : slots_) n += s.error_responses[c].load(std::memory_order_relaxed);
+    out += fmt::format("chatroomd_error_responses_total{{code=\"{}\"}} {}\n",
+                       ErrorCodeName(static_cast<ErrorCode>(c)), n);
+  }
+  out +=
+      "# HELP chatroomd_connections_refused_total Connections answered with an error and closed "
+      "at accept, by the limit reached (http.max_connections, http.max_connections_per_ip).\n"
+      "# TYPE chatroomd_connections_refused_total counter\n";
+  for (size_t r = 0; r < static_cast<size_t>(Refusal::kCount); ++r) {
+    uint64_t n = 0;
+    for (const auto& s : slots_) n += s.connections_refused[r].load(std::memory_order_relaxed);
+    out += fmt::format("chatroomd_connections_refused_total{{limit=\"{}\"}} {}\n",
+                       RefusalName(static_cast<Refusal>(r)), n);
+  }
   Histogram::Render(out, "chatroomd_delivery_latency_seconds",
                     "Time from a send being accepted to the poll response carrying it written.",
                     latency.data(), latency.size());
   out += extra;
+  out +=
+      "# HELP chatroomd_build_info The running chatroomd's version (always 1).\n"
+      "# TYPE chatroomd_build_info gauge\n"
+      "chatroomd_build_info{version=\"" CHATROOMD_VERSION "\"} 1\n";
+  AppendProcessMetrics(out);
   return out;
 }
 

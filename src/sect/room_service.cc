@@ -1,5 +1,6 @@
 #include "chatroomd/sect/room_service.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -388,7 +389,7 @@ std::string RoomService::RenderMetrics() const {
     tick_seconds += "chatroomd_presence_aggregation_seconds_total" + label +
                     std::to_string(static_cast<double>(ns) / 1e9) + "\n";
     estimated += "chatroomd_presence_rooms_estimated" + label + std::to_string(e) + "\n";
-    writes += "chatroomd_presence_counter_writes_total" + label + std::to_string(w) + "\n";
+    writes += "chatroomd_presence_audience_writes_total" + label + std::to_string(w) + "\n";
     spread += "chatroomd_presence_rooms_spread" + label + std::to_string(s) + "\n";
     for (int i = 0; i < tiers; ++i) {
       by_tier += "chatroomd_rooms_by_tier{sect=\"" + sect.name + "\",tier=\"" + std::to_string(i) +
@@ -413,7 +414,7 @@ std::string RoomService::RenderMetrics() const {
          "Time spent in aggregation ticks.", tick_seconds);
   family("chatroomd_presence_rooms_estimated", "gauge",
          "Rooms whose unique viewers today are past the exact threshold (HyperLogLog).", estimated);
-  family("chatroomd_presence_counter_writes_total", "counter",
+  family("chatroomd_presence_audience_writes_total", "counter",
          "Audience counter records written to the store.", writes);
   family("chatroomd_presence_rooms_spread", "gauge",
          "Rooms whose online table is spread over the sect's threads (presence.spread_threshold).",
@@ -432,6 +433,17 @@ std::string RoomService::RenderMetrics() const {
     metrics::Histogram::RenderSeries(out, "chatroomd_loop_lag_seconds",
                                      "sect=\"" + sect.name + "\"", parts.data(), parts.size());
   }
+  std::string lag_max;
+  for (const auto& sect : impl_->sects) {
+    double lag = 0;
+    for (const auto& probe : sect.probes) lag = std::max(lag, probe->current_ms());
+    lag_max +=
+        fmt::format("chatroomd_loop_lag_max_seconds{{sect=\"{}\"}} {}\n", sect.name, lag / 1000);
+  }
+  family("chatroomd_loop_lag_max_seconds", "gauge",
+         "The worst lag of the sect's loops over the last second (GET /v1/admin/sects' "
+         "loop_lag_ms).",
+         lag_max);
   std::string moves;
   for (size_t t = 0; t < static_cast<size_t>(MoveTrigger::kCount); ++t) {
     moves += "chatroomd_room_migrations_total{trigger=\"" +

@@ -27,8 +27,8 @@ std::string Store::RenderMetrics() const {
                          "Writes submitted to the store and not yet durable.",
                          static_cast<double>(s.pending), "gauge");
   metrics::AppendCumulativeHistogram(
-      out, "chatroomd_store_batch_size", "Writes folded into one group commit.", kBatchSizeBuckets,
-      1, s.batch_size_buckets, static_cast<double>(s.batch_writes), s.batches);
+      out, "chatroomd_store_batch_writes", "Writes folded into one group commit.",
+      kBatchSizeBuckets, 1, s.batch_size_buckets, static_cast<double>(s.batch_writes), s.batches);
   metrics::AppendCumulativeHistogram(out, "chatroomd_store_batch_latency_seconds",
                                      "Time to make one group commit durable.", kLatencyBucketsUs,
                                      1e-6, s.latency_buckets,

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,11 +59,19 @@ TEST_F(PerAddressCapTest, TheConnectionPastTheCapIsRefusedUntilOneCloses) {
     open.push_back(std::make_unique<Client>(port()));
     ASSERT_EQ(open.back()->Get("/healthz").status, 200) << i;
   }
+  // Scraped on a connection already in (a new one would be refused).
+  auto refusals = [&] {
+    return SumMetric(ParseMetrics(open.front()->Get("/metrics").body),
+                     "chatroomd_connections_refused_total", "limit=\"max_connections_per_ip\"");
+  };
+  const std::optional<double> before = refusals();
+  ASSERT_TRUE(before.has_value()) << "no chatroomd_connections_refused_total";
   Client fourth(port());
   const Response refused = fourth.Get("/healthz");
   EXPECT_TRUE(IsError(refused, 429, "rate_limited"));
   EXPECT_EQ(refused.Header("Retry-After"), "1");
   EXPECT_TRUE(WaitUntil([&] { return fourth.PeerClosed(); }, std::chrono::seconds(2)));
+  EXPECT_EQ(refusals(), *before + 1);
   // The three are still served.
   for (auto& c : open) EXPECT_EQ(c->Get("/healthz").status, 200);
   open.front()->Close();

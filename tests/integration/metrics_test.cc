@@ -1,4 +1,5 @@
 // GET /metrics: the families client dashboards rely on, and that their values move.
+#include <chrono>
 #include <future>
 #include <string>
 #include <vector>
@@ -67,7 +68,7 @@ TEST_F(MetricsTest, RequiredFamiliesArePresent) {
     }
   }
   EXPECT_TRUE(labelled) << "no chatroomd_requests_total{endpoint=\"...\",status=\"200\"}";
-  for (const char* name : {"chatroomd_delivery_latency_seconds", "chatroomd_store_batch_size",
+  for (const char* name : {"chatroomd_delivery_latency_seconds", "chatroomd_store_batch_writes",
                            "chatroomd_store_batch_latency_seconds"}) {
     EXPECT_TRUE(IsHistogram(r.body, samples, name));
   }
@@ -89,7 +90,7 @@ TEST_F(MetricsTest, PresenceFamiliesPerSect) {
       3s));
   for (const char* name :
        {"chatroomd_presence_expired_total", "chatroomd_presence_aggregation_seconds_total",
-        "chatroomd_presence_rooms_estimated", "chatroomd_presence_counter_writes_total"}) {
+        "chatroomd_presence_rooms_estimated", "chatroomd_presence_audience_writes_total"}) {
     EXPECT_TRUE(ScrapeMetric(port(), name, "sect=\"main\"").has_value()) << "missing " << name;
   }
   Response r = Client(port()).Get("/metrics");
@@ -128,6 +129,61 @@ TEST_F(MetricsTest, RequestsAreCountedByStatus) {
       << "chatroomd_requests_total{status=\"404\"} did not grow by 3";
 }
 
+TEST_F(MetricsTest, ErrorResponsesAreCountedByCode) {
+  User u(port(), "alice");
+  std::string room = UniqueRoom();
+  ASSERT_TRUE(u.Join(room).ok);
+  Client c(port());
+  auto errors = [&](std::string_view code) {
+    return SumMetric(Scrape(c), "chatroomd_error_responses_total",
+                     "code=\"" + std::string(code) + "\"");
+  };
+  // Every code has a series from the start (zero until it happens).
+  for (const char* code :
+       {"bad_request", "bad_cursor", "room_not_found", "rate_limited", "overloaded", "internal"}) {
+    EXPECT_TRUE(errors(code).has_value()) << "no chatroomd_error_responses_total{code=" << code;
+  }
+  const double bad_cursor = errors("bad_cursor").value_or(-1);
+  const double not_found = errors("room_not_found").value_or(-1);
+  const double bad_request = errors("bad_request").value_or(-1);
+  EXPECT_EQ(u.PollRaw(room, "cursor=%21%21&timeout_ms=0").status, 400);
+  EXPECT_EQ(u.PollRaw(room, "cursor=%21%21&timeout_ms=0").status, 400);
+  EXPECT_EQ(u.PollRaw(UniqueRoom("gone"), "timeout_ms=0").status, 404);
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return errors("bad_cursor") == bad_cursor + 2 && errors("room_not_found") == not_found + 1;
+      },
+      2s))
+      << "bad_cursor " << errors("bad_cursor").value_or(-1) << " (was " << bad_cursor
+      << "), room_not_found " << errors("room_not_found").value_or(-1) << " (was " << not_found
+      << ")";
+  EXPECT_EQ(errors("bad_request"), bad_request);  // the others did not move
+}
+
+TEST_F(MetricsTest, LoopLagBuildInfoAndProcessFamilies) {
+  Client c(port());
+  Response r = c.Get("/metrics");
+  ASSERT_EQ(r.status, 200) << r;
+  std::vector<MetricSample> samples = ParseMetrics(r.body);
+  auto lag = SumMetric(samples, "chatroomd_loop_lag_max_seconds", "sect=\"main\"");
+  ASSERT_TRUE(lag.has_value()) << "no chatroomd_loop_lag_max_seconds{sect=\"main\"}";
+  EXPECT_GE(*lag, 0);
+  EXPECT_LT(*lag, 5);  // an idle test daemon's loop is not seconds late
+  EXPECT_NE(r.body.find("# TYPE chatroomd_loop_lag_max_seconds gauge"), std::string::npos);
+  EXPECT_NE(r.body.find("chatroomd_build_info{version=\""), std::string::npos);
+  EXPECT_EQ(SumMetric(samples, "chatroomd_build_info"), 1);
+  EXPECT_GT(SumMetric(samples, "process_resident_memory_bytes").value_or(0), 1 << 20);
+  EXPECT_GE(SumMetric(samples, "process_open_fds").value_or(0), 3);
+  EXPECT_GT(SumMetric(samples, "process_max_fds").value_or(0), 0);
+  EXPECT_GT(SumMetric(samples, "process_cpu_seconds_total").value_or(0), 0);
+  // Started after the system booted, and not in the future.
+  const double start = SumMetric(samples, "process_start_time_seconds").value_or(0);
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_GT(start, now - 24 * 3600 * 365);
+  EXPECT_LE(start, now + 5);
+}
+
 TEST_F(MetricsTest, HeldPollsDeliveriesAndStoreBatches) {
   Client c(port());
   User alice(port(), "alice");
@@ -137,7 +193,7 @@ TEST_F(MetricsTest, HeldPollsDeliveriesAndStoreBatches) {
   ASSERT_TRUE(WaitUntil([&] { return Value(c, "chatroomd_held_polls") == 0; }, 3s));
   double deliveries = Value(c, "chatroomd_deliveries_total");
   double latency = Value(c, "chatroomd_delivery_latency_seconds_count");
-  double batches = Value(c, "chatroomd_store_batch_size_count");
+  double batches = Value(c, "chatroomd_store_batch_writes_count");
   double batch_latency = Value(c, "chatroomd_store_batch_latency_seconds_count");
 
   auto poll = std::async(std::launch::async, [&] {
@@ -157,7 +213,7 @@ TEST_F(MetricsTest, HeldPollsDeliveriesAndStoreBatches) {
         return SumMetric(s, "chatroomd_deliveries_total").value_or(0) >= deliveries + 1 &&
                SumMetric(s, "chatroomd_delivery_latency_seconds_count").value_or(0) >=
                    latency + 1 &&
-               SumMetric(s, "chatroomd_store_batch_size_count").value_or(0) >= batches + 1 &&
+               SumMetric(s, "chatroomd_store_batch_writes_count").value_or(0) >= batches + 1 &&
                SumMetric(s, "chatroomd_store_batch_latency_seconds_count").value_or(0) >=
                    batch_latency + 1;
       },

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,8 @@ struct WireResponse {
   // for the delivery-latency histogram.
   uint32_t messages = 0;
   std::vector<int64_t> accepted_ns;
+  // The API error an error answer carries (for chatroomd_error_responses_total).
+  std::optional<ErrorCode> error;
 };
 
 using WirePtr = std::shared_ptr<const WireResponse>;

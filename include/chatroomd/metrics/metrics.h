@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "chatroomd/common/error.h"
+
 namespace chatroomd::metrics {
 
 enum class Endpoint : uint8_t {
@@ -38,6 +40,11 @@ enum class Endpoint : uint8_t {
   kCount
 };
 std::string_view EndpointName(Endpoint e);
+
+inline constexpr size_t kErrorCodes = static_cast<size_t>(ErrorCode::kInternal) + 1;
+
+// Connections closed at accept with an error answer, by the limit that refused them.
+enum class Refusal : uint8_t { kMaxConnections, kMaxConnectionsPerIp, kCount };
 
 // Statuses the daemon answers with; anything else is counted as "other".
 inline constexpr std::array<int, 14> kStatuses = {200, 204, 400, 401, 403, 404, 405,
@@ -87,9 +94,18 @@ struct ThreadMetrics {
   std::array<std::array<std::atomic<uint64_t>, kStatuses.size()>,
              static_cast<size_t>(Endpoint::kCount)>
       requests{};
+  // Error answers written, by the API's error code (a subset of `requests`).
+  std::array<std::atomic<uint64_t>, kErrorCodes> error_responses{};
+  // The one exception to "only the owner writes": the acceptor may run on another loop, so
+  // these take fetch_add (rare: only past a connection limit).
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(Refusal::kCount)> connections_refused{};
   Histogram delivery_latency;  // seconds, send accepted -> poll response written
 
   void CountRequest(Endpoint e, int status);
+  void CountError(ErrorCode code) { Bump(error_responses[static_cast<size_t>(code)], 1); }
+  void CountRefusal(Refusal r) {
+    connections_refused[static_cast<size_t>(r)].fetch_add(1, std::memory_order_relaxed);
+  }
 };
 
 class Registry {
@@ -112,5 +128,8 @@ void AppendCounter(std::string& out, std::string_view name, std::string_view hel
 void AppendCumulativeHistogram(std::string& out, std::string_view name, std::string_view help,
                                const uint64_t* bounds, double scale,
                                const std::vector<uint64_t>& cumulative, double sum, uint64_t count);
+// The process families every Prometheus client library exports (process_cpu_seconds_total,
+// process_resident_memory_bytes, process_open_fds, ...), read from /proc at scrape time.
+void AppendProcessMetrics(std::string& out);
 
 }  // namespace chatroomd::metrics

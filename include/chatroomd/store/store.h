@@ -170,11 +170,15 @@ void Complete(Loop* loop, std::function<void(T)> done, T result) {
 
 class Store {
  public:
-  static constexpr uint64_t kLatencyBucketsUs[] = {100,   250,   500,   1000,   2500,  5000,
-                                                   10000, 25000, 50000, 100000, 250000};
+  // Commit time: tens of microseconds without sync_wal, a disk's fsync (ms) with it, up to
+  // seconds on a disk that stalls.
+  static constexpr uint64_t kLatencyBucketsUs[] = {25,     50,     100,     250,    500,   1000,
+                                                   2500,   5000,   10000,   25000,  50000, 100000,
+                                                   250000, 500000, 1000000, 2500000};
 
-  static constexpr uint64_t kBatchSizeBuckets[] = {1,  2,   4,   8,   16,   32,
-                                                   64, 128, 256, 512, 1024, 4096};
+  // Writes per commit: 1 when idle, up to store.max_batch (default 4096) under load.
+  static constexpr uint64_t kBatchSizeBuckets[] = {1,   2,   4,   8,    16,   32,    64,
+                                                   128, 256, 512, 1024, 4096, 16384, 65536};
 
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
   virtual ~Store() = default;
