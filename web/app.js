@@ -7,6 +7,7 @@ const kMaxShown = 2000;   // messages kept in the page; older ones are dropped f
 const kGapPage = 100;     // history page size when filling a gap
 const kGapMax = 1000;     // messages one click on a gap loads at most
 const kOlderPage = 50;    // history page size for "Load older messages"
+const kPollLimit = 500;   // a poll's limit: a burst this big arrives whole, without a gap
 
 const params = new URLSearchParams(location.search);
 const hash = new URLSearchParams(location.hash.slice(1));
@@ -21,7 +22,9 @@ const pinned = $('pinned');
 const input = $('message');
 const olderButton = $('older');
 
-const client = new ChatroomClient({ room, token: token || undefined, userId });
+const client = new ChatroomClient({
+  room, token: token || undefined, userId, limit: kPollLimit, maxBackoffMs: 10000,
+});
 /** seq (string) -> the <li> showing it */
 const shown = new Map();
 
