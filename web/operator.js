@@ -15,6 +15,7 @@ $('room').value = params.get('room') ?? 'lobby';
 
 let client = null;
 let timer = null;
+let refreshFailed = false;
 
 function connect() {
   const token = $('admin-token').value.trim();
@@ -45,8 +46,15 @@ async function refresh() {
   const c = client;
   const results = await Promise.allSettled([c.sects(), c.stats(), c.onlineUsers({ limit: 200 })]);
   if (c !== client) return;
+  // A failed refresh is shown; a successful one clears only a refresh's error, not an action's.
   const failed = results.find((r) => r.status === 'rejected');
-  showError(failed ? failed.reason : null);
+  if (failed) {
+    showError(failed.reason);
+    refreshFailed = true;
+  } else if (refreshFailed) {
+    showError(null);
+    refreshFailed = false;
+  }
   if (results[0].status === 'fulfilled') showSects(results[0].value);
   if (results[1].status === 'fulfilled') showStats(results[1].value);
   else $('stats').replaceChildren();
@@ -104,10 +112,12 @@ async function act(label, call) {
   try {
     await call();
     showError(null);
+    refreshFailed = false;
     done(`${label}: done`);
   } catch (e) {
     done('');
     showError(e);
+    refreshFailed = false;
   }
   refresh();
 }
