@@ -210,3 +210,33 @@ test('a retraction removes the message; older messages load from history', async
   assert.equal((await shownMessages(page)).length, 29);
   clean(page);
 });
+
+test('with JWT auth the page asks for a token, then chats as its subject', async () => {
+  const jwtDaemon = await new Daemon({ jwt: true }).start();
+  try {
+    const page = await open(browser, `${jwtDaemon.baseUrl}/?room=secure`);
+    await page.waitForSelector('#token-form:not([hidden])');
+    assert.match(await page.textContent('#error'), /token/);
+    await page.getByLabel('Token').fill(jwtDaemon.token('alice'));
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await page.waitForFunction(() => document.getElementById('status').textContent === 'live');
+    await say(page, 'signed in');
+    await expectShown(page, 'alice: signed in');
+    // The token went to the fragment: a reload stays signed in.
+    assert.match(page.url(), /#token=/);
+    await page.reload();
+    await page.waitForFunction(() => document.getElementById('status').textContent === 'live');
+    await expectShown(page, 'alice: signed in');
+    // A bad token is refused: the page asks again.
+    const bad = await open(browser, `${jwtDaemon.baseUrl}/?room=secure#token=not.a.token`);
+    await bad.waitForSelector('#token-form:not([hidden])');
+    // The operator view with a token that is not an admin's shows the daemon's error.
+    const op = await open(browser, `${jwtDaemon.baseUrl}/operator?room=secure#token=${jwtDaemon.token('alice')}`);
+    await op.waitForFunction(() => document.getElementById('error').textContent.startsWith('forbidden'));
+    const admin = await open(browser, `${jwtDaemon.baseUrl}/operator?room=secure#token=${jwtDaemon.token('boss', { admin: true })}`);
+    await admin.waitForFunction(() => document.querySelectorAll('#sects tbody tr').length >= 1);
+    assert.equal(await admin.locator('#error').isVisible(), false);
+  } finally {
+    await jwtDaemon.close();
+  }
+});

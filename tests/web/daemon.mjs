@@ -1,7 +1,8 @@
 // Runs the real chatroomd binary for the web client's tests (tests/web, tests/browser): a
 // temporary directory with a development-mode config, 127.0.0.1 port 0 (read back from the
 // `listening on HOST:PORT` line), and a restart on the same port and data directory.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,11 +16,19 @@ export function binaryPath() {
 }
 
 export class Daemon {
-  /** @param {{config?: string}} [options] extra main-config text (protobuf text format) */
+  /**
+   * @param {{config?: string, jwt?: boolean}} [options] config: extra main-config text
+   *     (protobuf text format); jwt: JWT auth with a fresh secret (token() mints tokens)
+   */
   constructor(options = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatroomd-web-'));
     this.port = 0;
     this.proc = null;
+    this.secretFile = null;
+    if (options.jwt) {
+      this.secretFile = path.join(this.dir, 'jwt.secret');
+      fs.writeFileSync(this.secretFile, crypto.randomBytes(32).toString('base64'));
+    }
     const config = [
       '# Written by tests/web/daemon.mjs.',
       'auth { enabled: false }',
@@ -45,6 +54,7 @@ export class Daemon {
       '--config', path.join(this.dir, 'chatroomd.textproto'),
       '--listen', `127.0.0.1:${this.port}`,
       '--data-dir', path.join(this.dir, 'data'),
+      ...(this.secretFile ? ['--jwt-secret-file', this.secretFile] : []),
     ], { cwd: this.dir, stdio: ['ignore', 'pipe', stderr] });
     fs.closeSync(stderr);
     this.proc = proc;
@@ -66,6 +76,13 @@ export class Daemon {
         }
       });
     });
+  }
+
+  /** A token from `chatroomd token` for this daemon's secret (JWT mode). */
+  token(user, { admin = false } = {}) {
+    const args = ['token', '--user', user, '--jwt-secret-file', this.secretFile];
+    if (admin) args.push('--admin');
+    return execFileSync(binaryPath(), args, { encoding: 'utf8' }).trim();
   }
 
   /** Sends `signal` to the process it started and waits for it to exit. */
