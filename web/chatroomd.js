@@ -408,7 +408,6 @@ export class ChatroomClient extends EventTarget {
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: controller.signal,
-        cache: 'no-store',
       });
       text = await res.text();
     } catch (e) {
