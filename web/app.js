@@ -75,12 +75,10 @@ function show(m) {
     if (BigInt(el.dataset.seq) < seq) break;
     before = el;
   }
-  if (before) {
-    // Keep a gap marker that sits right before `before` above it only if the message is older.
-    log.insertBefore(li, before);
-  } else {
-    log.append(li);
-  }
+  // After every shown message with a smaller seq: a gap marker stays above the messages that
+  // came after it, and what its button loads lands below it, in order.
+  if (before) log.insertBefore(li, before);
+  else log.append(li);
   if (m.priority) pin(m);
   trim();
   if (stick) scroller.scrollTop = scroller.scrollHeight;
