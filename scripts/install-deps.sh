@@ -12,6 +12,7 @@ packages=(
   redis-server redis-tools
   curl clang-format
   clang libclang-rt-14-dev
+  dpkg-dev file adduser systemd
 )
 missing=()
 for p in "${packages[@]}"; do
