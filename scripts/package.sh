@@ -6,7 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$(dirname "$root")}
 cmake -S . -B build-package -G Ninja -DCMAKE_BUILD_TYPE=Release -DCHATROOMD_PACKAGE=ON \
   -DCHATROOMD_TESTS=OFF -DCHATROOMD_BENCH=OFF -DCHATROOMD_SANITIZE=OFF -DCHATROOMD_FUZZ=OFF \
   >/dev/null

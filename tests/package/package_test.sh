@@ -136,7 +136,14 @@ if [ "$(id -u)" != 0 ]; then
   echo "SKIP: the install check needs root (the test command runs as root)"
   exit 77
 fi
+if ! unshare --mount --pid --fork true 2>/dev/null; then
+  echo "SKIP: the install check needs mount and PID namespaces (unshare)"
+  exit 77
+fi
+rc=0
 unshare --mount --pid --fork --propagation private \
-  bash "$here/install_check.sh" "$deb" "$tmp/ns" || fail "install check"
+  bash "$here/install_check.sh" "$deb" "$tmp/ns" || rc=$?
+[ $rc != 77 ] || exit 77
+[ $rc = 0 ] || fail "install check"
 ok "install, run, upgrade, remove, purge"
 echo "package test passed"
