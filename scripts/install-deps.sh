@@ -14,6 +14,7 @@ packages=(
   clang libclang-rt-14-dev
   prometheus python3
   chromium
+  dpkg-dev file adduser systemd
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -14,6 +14,7 @@ cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DCHATROOMD_SANITIZE=ON -DCHATROOMD_FUZZ=ON -DCHATROOMD_BENCH=OFF >/dev/null
 cmake --build build-sanitize -j2
-# The format check ran above; everything else again, under the sanitizers.
-ctest --test-dir build-sanitize --output-on-failure -j2 --timeout 600 -LE lint
+# The format check, the package (its own Release build) and the browser tests ran above;
+# everything else again, under the sanitizers.
+ctest --test-dir build-sanitize --output-on-failure -j2 --timeout 600 -LE 'lint|package|browser'
 scripts/fuzz.sh build-sanitize 30
