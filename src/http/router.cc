@@ -1,5 +1,6 @@
 #include "http/router.h"
 
+#include <algorithm>
 #include <boost/beast/http/field.hpp>
 #include <charconv>
 
@@ -104,6 +105,34 @@ constexpr RoomEndpoint kRoomEndpoints[] = {
     {Shape::kAdmin, "reload", beast_http::verb::post, Endpoint::kReload, "POST", true},
 };
 
+// The operations endpoints, at /<name>; they and the assets take GET and HEAD.
+constexpr std::string_view kOpsNames[] = {"healthz", "readyz", "metrics"};
+constexpr std::string_view kOpsAllow = "GET, HEAD";
+
+bool IsOpsName(std::string_view name) {
+  for (std::string_view n : kOpsNames) {
+    if (n == name) return true;
+  }
+  return false;
+}
+
+// The path template of a room endpoint, with the OpenAPI document's parameter names.
+std::string PathTemplate(Shape shape, std::string_view action) {
+  switch (shape) {
+    case Shape::kRoom:
+      return "/v1/rooms/{room}/" + std::string(action);
+    case Shape::kMessage:
+      return "/v1/rooms/{room}/" + std::string(action) + "/{seq}";
+    case Shape::kAdminRoom:
+      return "/v1/admin/rooms/{room}/" + std::string(action);
+    case Shape::kPlace:
+      return "/v1/admin/rooms/{room}";
+    case Shape::kAdmin:
+      return "/v1/admin/" + std::string(action);
+  }
+  return {};
+}
+
 // A path under /v1 taken apart: its shape, room (none for kAdmin), action and (kMessage) the
 // seq.
 struct RoomPath {
@@ -133,6 +162,28 @@ std::optional<RoomPath> ParseRoomPath(const Segments& segs) {
 }
 
 }  // namespace
+
+std::vector<Route> ServedRoutes() {
+  std::vector<Route> routes;
+  for (const auto& e : kRoomEndpoints) {
+    routes.push_back(
+        {std::string(beast_http::to_string(e.method)), PathTemplate(e.shape, e.action), e.admin});
+  }
+  std::vector<std::string> paths;
+  for (std::string_view name : kOpsNames) paths.push_back("/" + std::string(name));
+  // Every file under /web/ is one route of the document, /web/{file}.
+  constexpr std::string_view kWebDir = "/web/";
+  for (const web::Asset& a : web::Assets()) {
+    std::string path =
+        a.path.starts_with(kWebDir) ? std::string(kWebDir) + "{file}" : std::string(a.path);
+    if (std::find(paths.begin(), paths.end(), path) == paths.end()) paths.push_back(path);
+  }
+  for (const std::string& path : paths) {
+    routes.push_back({"GET", path, false});
+    routes.push_back({"HEAD", path, false});
+  }
+  return routes;
+}
 
 Router::Router(ServerDeps deps)
     : deps_(std::move(deps)),
@@ -198,9 +249,7 @@ void Router::Handle(Exchange& ex, Request& req) {
   }
   const auto& segs = target->segments;
   const BodyFormat format = req.protobuf_response ? BodyFormat::kProtobuf : BodyFormat::kJson;
-  if (segs.size() == 1 && (segs[0] == "healthz" || segs[0] == "readyz" || segs[0] == "metrics")) {
-    return HandleOps(ex, req, segs[0], format);
-  }
+  if (segs.size() == 1 && IsOpsName(segs[0])) return HandleOps(ex, req, segs[0], format);
   const std::optional<RoomPath> path = ParseRoomPath(segs);
   if (!path) return HandleAsset(ex, req, *target, format);
   const RoomEndpoint* match = nullptr;
@@ -279,7 +328,7 @@ void Router::HandleOps(Exchange& ex, const Request& req, std::string_view name, 
                                   : Endpoint::kMetrics;
   ex.set_endpoint(e);
   if (req.method != beast_http::verb::get && req.method != beast_http::verb::head) {
-    return ex.ReplyLater(MethodNotAllowed("GET, HEAD", format));
+    return ex.ReplyLater(MethodNotAllowed(kOpsAllow, format));
   }
   if (e == Endpoint::kHealthz) return ex.ReplyLater(MakeWire(200, "text/plain", "ok\n"));
   if (e == Endpoint::kReadyz) {
@@ -302,7 +351,7 @@ void Router::HandleAsset(Exchange& ex, const Request& req, const Target& target,
   if (!asset) return ex.ReplyLater(MakeErrorWire(NoSuchEndpoint(), format));
   ex.set_endpoint(Endpoint::kWeb);
   if (req.method != beast_http::verb::get && req.method != beast_http::verb::head) {
-    return ex.ReplyLater(MethodNotAllowed("GET, HEAD", format));
+    return ex.ReplyLater(MethodNotAllowed(kOpsAllow, format));
   }
   // Pages run only the daemon's own scripts and talk only to the daemon; nothing frames them.
   constexpr std::string_view kHeaders =
