@@ -1,6 +1,5 @@
 #include "http/router.h"
 
-#include <algorithm>
 #include <boost/beast/http/field.hpp>
 #include <charconv>
 
@@ -8,6 +7,7 @@
 #include "chatroomd/common/utc_day.h"
 #include "chatroomd/web/assets.h"
 #include "http/body.h"
+#include "http/routes.h"
 #include "proto/chatroomd/api.pb.h"
 
 namespace chatroomd::http {
@@ -70,120 +70,7 @@ WirePtr PreflightAnswer(bool allowed) {
                        "Access-Control-Max-Age: 600\r\n");
 }
 
-// Where a room endpoint's path puts the room and the action.
-enum class Shape : uint8_t {
-  kRoom,       // /v1/rooms/{room}/{action}
-  kMessage,    // /v1/rooms/{room}/messages/{seq}
-  kAdminRoom,  // /v1/admin/rooms/{room}/{action}
-  kPlace,      // /v1/admin/rooms/{room}: where the room lives
-  kAdmin,      // /v1/admin/{action}: about the process, no room
-};
-
-// The API's endpoints under /v1: the path's shape and action, the method, the handler.
-struct RoomEndpoint {
-  Shape shape;
-  std::string_view action;
-  beast_http::verb method;
-  Endpoint endpoint;
-  std::string_view allow;  // every method the path takes, for 405
-  bool admin = false;      // needs admin rights (403 forbidden otherwise)
-};
-constexpr RoomEndpoint kRoomEndpoints[] = {
-    {Shape::kRoom, "join", beast_http::verb::post, Endpoint::kJoin, "POST"},
-    {Shape::kRoom, "poll", beast_http::verb::get, Endpoint::kPoll, "GET"},
-    {Shape::kRoom, "leave", beast_http::verb::post, Endpoint::kLeave, "POST"},
-    {Shape::kRoom, "messages", beast_http::verb::get, Endpoint::kHistory, "GET, POST"},
-    {Shape::kRoom, "messages", beast_http::verb::post, Endpoint::kSend, "GET, POST"},
-    {Shape::kRoom, "online", beast_http::verb::get, Endpoint::kOnline, "GET"},
-    {Shape::kRoom, "stats", beast_http::verb::get, Endpoint::kStats, "GET"},
-    {Shape::kRoom, "visitors", beast_http::verb::get, Endpoint::kVisitors, "GET"},
-    {Shape::kMessage, "messages", beast_http::verb::delete_, Endpoint::kRetract, "DELETE"},
-    {Shape::kAdminRoom, "mute", beast_http::verb::post, Endpoint::kMute, "POST", true},
-    {Shape::kAdminRoom, "kick", beast_http::verb::post, Endpoint::kKick, "POST", true},
-    {Shape::kPlace, "", beast_http::verb::put, Endpoint::kPlace, "PUT", true},
-    {Shape::kAdmin, "sects", beast_http::verb::get, Endpoint::kSects, "GET", true},
-    {Shape::kAdmin, "reload", beast_http::verb::post, Endpoint::kReload, "POST", true},
-};
-
-// The operations endpoints, at /<name>; they and the assets take GET and HEAD.
-constexpr std::string_view kOpsNames[] = {"healthz", "readyz", "metrics"};
-constexpr std::string_view kOpsAllow = "GET, HEAD";
-
-bool IsOpsName(std::string_view name) {
-  for (std::string_view n : kOpsNames) {
-    if (n == name) return true;
-  }
-  return false;
-}
-
-// The path template of a room endpoint, with the OpenAPI document's parameter names.
-std::string PathTemplate(Shape shape, std::string_view action) {
-  switch (shape) {
-    case Shape::kRoom:
-      return "/v1/rooms/{room}/" + std::string(action);
-    case Shape::kMessage:
-      return "/v1/rooms/{room}/" + std::string(action) + "/{seq}";
-    case Shape::kAdminRoom:
-      return "/v1/admin/rooms/{room}/" + std::string(action);
-    case Shape::kPlace:
-      return "/v1/admin/rooms/{room}";
-    case Shape::kAdmin:
-      return "/v1/admin/" + std::string(action);
-  }
-  return {};
-}
-
-// A path under /v1 taken apart: its shape, room (none for kAdmin), action and (kMessage) the
-// seq.
-struct RoomPath {
-  Shape shape;
-  std::string_view room;
-  std::string_view action;
-  std::string_view seq;
-};
-
-template <typename Segments>
-std::optional<RoomPath> ParseRoomPath(const Segments& segs) {
-  if (segs.size() == 3 && segs[0] == "v1" && segs[1] == "admin") {
-    return RoomPath{Shape::kAdmin, {}, segs[2], {}};
-  }
-  if (segs.size() < 4 || segs[0] != "v1") return std::nullopt;
-  if (segs[1] == "rooms") {
-    if (segs.size() == 4) return RoomPath{Shape::kRoom, segs[2], segs[3], {}};
-    if (segs.size() == 5 && segs[3] == "messages") {
-      return RoomPath{Shape::kMessage, segs[2], segs[3], segs[4]};
-    }
-  } else if (segs[1] == "admin" && segs.size() == 5 && segs[2] == "rooms") {
-    return RoomPath{Shape::kAdminRoom, segs[3], segs[4], {}};
-  } else if (segs[1] == "admin" && segs.size() == 4 && segs[2] == "rooms") {
-    return RoomPath{Shape::kPlace, segs[3], {}, {}};
-  }
-  return std::nullopt;
-}
-
 }  // namespace
-
-std::vector<Route> ServedRoutes() {
-  std::vector<Route> routes;
-  for (const auto& e : kRoomEndpoints) {
-    routes.push_back(
-        {std::string(beast_http::to_string(e.method)), PathTemplate(e.shape, e.action), e.admin});
-  }
-  std::vector<std::string> paths;
-  for (std::string_view name : kOpsNames) paths.push_back("/" + std::string(name));
-  // Every file under /web/ is one route of the document, /web/{file}.
-  constexpr std::string_view kWebDir = "/web/";
-  for (const web::Asset& a : web::Assets()) {
-    std::string path =
-        a.path.starts_with(kWebDir) ? std::string(kWebDir) + "{file}" : std::string(a.path);
-    if (std::find(paths.begin(), paths.end(), path) == paths.end()) paths.push_back(path);
-  }
-  for (const std::string& path : paths) {
-    routes.push_back({"GET", path, false});
-    routes.push_back({"HEAD", path, false});
-  }
-  return routes;
-}
 
 Router::Router(ServerDeps deps)
     : deps_(std::move(deps)),

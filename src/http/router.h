@@ -17,17 +17,6 @@
 
 namespace chatroomd::http {
 
-// One route the router serves: a method and a path template in the OpenAPI document's terms
-// ("/v1/rooms/{room}/messages/{seq}", "/web/{file}"). For tests and docs, not the hot path.
-struct Route {
-  std::string method;  // "GET", "HEAD", "POST", "PUT", "DELETE"
-  std::string path;
-  bool admin = false;  // needs admin rights
-};
-// Every route, built from the routing table itself (the room endpoints, the operations
-// endpoints, the compiled-in files), so the document can be checked against it.
-std::vector<Route> ServedRoutes();
-
 class Router {
  public:
   explicit Router(ServerDeps deps);

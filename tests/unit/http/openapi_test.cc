@@ -1,4 +1,4 @@
-// docs/openapi.json against the router (src/http/router.h, ServedRoutes): every route the daemon
+// docs/openapi.json against the router (src/http/routes.h, ServedRoutes): every route the daemon
 // serves is documented and nothing documented is not served, with the same admin rights; and the
 // document holds together: every $ref resolves, every operation has a unique operationId and a
 // response, every path parameter is declared, 429 and 503 carry Retry-After.
@@ -14,7 +14,7 @@
 #include <string>
 #include <utility>
 
-#include "http/router.h"
+#include "http/routes.h"
 
 namespace chatroomd::http {
 namespace {
