@@ -35,33 +35,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 repeat=3 publishers=8 pollers=10000 messages=900 rate=20 quick=0 keep=0 do_build=1 out=
 build_dir=$root/build max_load=0.8 load_wait_s=900
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --repeat) repeat=$2; shift ;;
-    --quick) quick=1 ;;
-    --pollers) pollers=$2; shift ;;
-    --messages) messages=$2; shift ;;
-    --rate) rate=$2; shift ;;
-    --publishers) publishers=$2; shift ;;
-    --build-dir) build_dir=$(realpath -m "$2"); shift ;;
-    --no-build) do_build=0 ;;
-    --out) out=$2; shift ;;
-    --keep) keep=1 ;;
-    --max-load) max_load=$2; shift ;;
-    --load-wait-s) load_wait_s=$2; shift ;;
-    -h|--help) awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$0"; exit 0 ;;
-    *) echo "adaptive.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
-  esac
-  shift
-done
-if [[ $quick -eq 1 ]]; then
-  pollers=2000 messages=100 repeat=1 load_wait_s=0
-else
-  : "${out:=$root/bench/results/adaptive.md}"
-fi
-for v in repeat pollers messages; do
-  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "adaptive.sh: --$v ${!v}? (a whole number >= 1)" >&2; exit 2; }
-done
+source "$root/bench/traffic/lib.sh"
+parse_options adaptive.sh "$root/bench/results/adaptive.md" "$@"
 log() { echo "adaptive.sh: $*" >&2; }
 
 # The tier the room falls in with tiers on, and what the targets are made of.
@@ -78,7 +53,6 @@ poll_timeout_ms=60000 drain_s=10 publish_delay_s=2
 duration_s=$(awk -v m="$messages" -v r="$rate" 'BEGIN { printf "%d", m / r + 60 + 30 }')
 
 work=$(mktemp -d /tmp/chatroomd-bench-adaptive.XXXXXX)
-source "$root/bench/traffic/lib.sh"
 cleanup() {
   stop_started
   if [[ $keep -eq 1 ]]; then log "kept $work"; else rm -rf "$work"; fi

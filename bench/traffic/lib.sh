@@ -1,9 +1,47 @@
 # Sourced by bench/traffic/adaptive.sh and migration.sh: the binaries, a fresh chatroomd per
 # run (stopped by its PID), crload's JSON line, medians with their range, the box's load.
-# The sourcing script sets root, build_dir, do_build, work, out and defines log.
+# The sourcing script sets root and the options' defaults (then parse_options), work, and
+# defines log.
 
 # shellcheck source=bench/common.sh
 source "$root/bench/common.sh"  # started, forget, stop_started, publish_results
+
+# parse_options NAME DEFAULT_OUT ARGS...: the options both scenarios take, over the defaults
+# the script set (repeat pollers messages rate publishers build_dir do_build out keep max_load
+# load_wait_s quick); --quick makes it small (2,000 pollers, 100 messages, 1 round, no file
+# unless --out); --help prints the script's header.
+parse_options() {
+  local name=$1 default_out=$2
+  shift 2
+  while [[ $# -gt 0 ]]; do
+    case $1 in
+      --repeat) repeat=$2; shift ;;
+      --quick) quick=1 ;;
+      --pollers) pollers=$2; shift ;;
+      --messages) messages=$2; shift ;;
+      --rate) rate=$2; shift ;;
+      --publishers) publishers=$2; shift ;;
+      --build-dir) build_dir=$(realpath -m "$2"); shift ;;
+      --no-build) do_build=0 ;;
+      --out) out=$2; shift ;;
+      --keep) keep=1 ;;
+      --max-load) max_load=$2; shift ;;
+      --load-wait-s) load_wait_s=$2; shift ;;
+      -h|--help) awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$0"; exit 0 ;;
+      *) echo "$name: unknown option $1 (try --help)" >&2; exit 2 ;;
+    esac
+    shift
+  done
+  if [[ $quick -eq 1 ]]; then
+    pollers=2000 messages=100 repeat=1 load_wait_s=0
+  else
+    : "${out:=$default_out}"
+  fi
+  local v
+  for v in repeat pollers messages; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "$name: --$v ${!v}? (a whole number >= 1)" >&2; exit 2; }
+  done
+}
 
 # build_binaries: builds chatroomd and crload in $build_dir (unless --no-build); sets
 # chatroomd_bin and crload_bin.
