@@ -266,8 +266,7 @@ void RoomService::Visitors(const std::string& room_id, room::Caller caller,
 }
 
 void RoomService::Reconfigure(const config::LoadedConfig& config) {
-  auto settings = std::make_shared<const room::RoomSettings>(
-      LiveSettings(*impl_->settings, SettingsFromConfig(config.main)));
+  auto settings = std::make_shared<const room::RoomSettings>(SettingsFromConfig(config.main));
   impl_->settings = settings;
   for (auto& sect : impl_->sects) {
     for (auto& host : sect.hosts) {

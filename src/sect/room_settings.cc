@@ -39,18 +39,4 @@ room::RoomSettings SettingsFromConfig(const config::Config& c) {
   return s;
 }
 
-room::RoomSettings LiveSettings(const room::RoomSettings& now, const room::RoomSettings& next) {
-  room::RoomSettings s = next;
-  s.window_size = now.window_size;
-  s.priority_size = now.priority_size;
-  s.dedup_memory_entries = now.dedup_memory_entries;
-  s.dedup_window_ms = now.dedup_window_ms;
-  s.max_pending_writes = now.max_pending_writes;
-  s.edge_max_groups = now.edge_max_groups;
-  s.edge_report_delay_ms = now.edge_report_delay_ms;
-  s.edge_idle_ms = now.edge_idle_ms;
-  s.online_sample_size = now.online_sample_size;
-  return s;
-}
-
 }  // namespace chatroomd::sect

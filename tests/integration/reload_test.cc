@@ -117,8 +117,15 @@ TEST(ReloadTest, AChangeThatNeedsARestartIsLoggedAndNotApplied) {
       },
       5s, 20ms))
       << d.StderrText();
-  ASSERT_TRUE(boss.Join("r").ok);
+  JoinResult j = boss.Join("r");
+  ASSERT_TRUE(j.ok);
   EXPECT_EQ(boss.SendRaw("r", Body(150)).status, 200) << "the live change in the same file was";
+  // The window is still 50: 54 more messages behind the join's cursor leave a gap.
+  for (int i = 0; i < 54; ++i) boss.Say("r", "m" + std::to_string(i));
+  PollResult p = boss.Poll("r", {.cursor = j.cursor, .timeout_ms = 0, .limit = 1000});
+  ASSERT_TRUE(p.ok) << p.response;
+  EXPECT_TRUE(p.gap) << "window_size changed without a restart";
+  EXPECT_EQ(p.messages.size(), 50u);
 }
 
 }  // namespace

@@ -79,8 +79,10 @@ class RoomService {
   // The client no longer waits for poll `serial` of room `room_id`.
   void CancelPoll(const std::string& room_id, room::ClientPtr client, uint64_t serial);
 
-  // A reload (any thread): the settings `config` may change live go to every sect loop and
-  // edge, each taking them on its own loop; those that need a restart keep their values.
+  // A reload (any thread): the rooms' settings from `config` go to every sect loop and edge,
+  // each taking them on its own loop. `config` is the running config with the reload's live
+  // fields taken over (server::Reloader, the one list of what is live), so the settings read
+  // once when a room or a loop starts arrive unchanged.
   void Reconfigure(const config::LoadedConfig& config);
   // A reload's sects file (any thread): rooms whose pinned sect changed move there, one after
   // the other. False when the file differs in more than its pinned rooms (sects, threads,
