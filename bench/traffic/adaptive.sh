@@ -105,19 +105,9 @@ run_one() {  # run_one CONFIG ROUND
 }
 
 wait_quiet_box "$max_load" "$load_wait_s"
-started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-start_s=$SECONDS
-for ((round = 1; round <= repeat; round++)); do
-  if ((round % 2)); then order=(off on); else order=(on off); fi
-  for cfg in "${order[@]}"; do run_one "$cfg" "$round"; done
-done
-elapsed_s=$((SECONDS - start_s))
+run_rounds off on
 
 # --- the report -------------------------------------------------------------------------
-vals() {  # vals CONFIG KEY: the rounds' values
-  local r
-  for ((r = 1; r <= repeat; r++)); do echo "${V[$1#$r.$2]:-}"; done
-}
 row() {  # row LABEL KEY [count]: medians and ratio (or, for counts, sums)
   local off on
   if [[ ${3:-} == count ]]; then

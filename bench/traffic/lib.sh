@@ -43,6 +43,27 @@ parse_options() {
   done
 }
 
+# run_rounds X Y: `run_one X ROUND` and `run_one Y ROUND` (the script's) for each of $repeat
+# rounds, the order swapped every round (X first in odd rounds); sets started_at, elapsed_s.
+run_rounds() {
+  started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  local start_s=$SECONDS round
+  for ((round = 1; round <= repeat; round++)); do
+    if ((round % 2)); then
+      run_one "$1" "$round"; run_one "$2" "$round"
+    else
+      run_one "$2" "$round"; run_one "$1" "$round"
+    fi
+  done
+  elapsed_s=$((SECONDS - start_s))
+}
+
+# vals X KEY: the rounds' values of KEY for X (the script's V[X#ROUND.KEY]).
+vals() {
+  local r
+  for ((r = 1; r <= repeat; r++)); do echo "${V[$1#$r.$2]:-}"; done
+}
+
 # build_binaries: builds chatroomd and crload in $build_dir (unless --no-build); sets
 # chatroomd_bin and crload_bin.
 build_binaries() {

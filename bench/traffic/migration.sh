@@ -124,19 +124,9 @@ run_one() {  # run_one A|B ROUND
 }
 
 wait_quiet_box "$max_load" "$load_wait_s"
-started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-start_s=$SECONDS
-for ((round = 1; round <= repeat; round++)); do
-  if ((round % 2)); then order=(A B); else order=(B A); fi
-  for kind in "${order[@]}"; do run_one "$kind" "$round"; done
-done
-elapsed_s=$((SECONDS - start_s))
+run_rounds A B
 
 # --- the report -------------------------------------------------------------------------
-vals() {  # vals KIND KEY: the rounds' values
-  local r
-  for ((r = 1; r <= repeat; r++)); do echo "${V[$1#$r.$2]:-}"; done
-}
 row() {  # row LABEL KEY [count]: medians and B/A (or, for counts, sums and B-A)
   local a b
   if [[ ${3:-} == count ]]; then
