@@ -163,21 +163,32 @@ test('the operator page mutes a user, whose send then fails with muted', async (
 
 test('a gap shows, and its button loads the skipped messages from history', async () => {
   const page = await chat('gappy', 'fay');
-  const backend = api('gappy');
-  await backend.join({ backlog: 0 });
-  await backend.send('first');
-  await expectShown(page, 'backend: first');
-  // The page's next poll is held in the browser while 520 messages arrive: more than its
-  // poll limit (500), so the daemon answers the newest 500 and a gap.
+  // Every poll after the one that brings `first` is held in the browser while 520 messages
+  // arrive: more than its poll limit (500), so the daemon answers the newest 500 and a gap.
+  // The page is reloaded under the route, so every poll it makes passes the handler; once its
+  // poll is held at the daemon, the hold is set and `first` sent: the poll that brings it is
+  // that one, and the page's next poll is the held one. (Set after `first` shows, the page may
+  // already have polled again, unheld.)
   const isPoll = (url) => url.pathname.endsWith('/poll');
+  let polls = 0;
+  let holding = false;
   let release;
   const released = new Promise((resolve) => {
     release = resolve;
   });
   await page.route(isPoll, async (route) => {
-    await released;
+    polls += 1;
+    if (holding) await released;
     await route.continue();
   });
+  await page.reload();
+  await page.waitForFunction(() => document.getElementById('status').textContent === 'live');
+  await waitUntil(async () => polls > 0, 'a poll through the route');
+  const backend = api('gappy');
+  await backend.join({ backlog: 0 });
+  holding = true;
+  await backend.send('first');
+  await expectShown(page, 'backend: first');
   for (let i = 0; i < 520; i += 40) {
     await Promise.all(Array.from({ length: 40 }, (_, k) => i + k < 520 && backend.send(`m ${i + k}`)));
   }
